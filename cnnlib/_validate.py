@@ -1,0 +1,100 @@
+"""Input checks shared by every public cnnlib function.
+
+Every error message starts with the public function's name and says what was
+expected and what was given, so that a reader sees ``conv2d_forward: X has 3
+channels but W expects 4 (X.shape=(2, 3, 5, 5), W.shape=(8, 4, 3, 3))`` rather
+than an IndexError or a NumPy broadcasting message from deep inside the code.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_array",
+    "check_ndim",
+    "check_finite",
+    "check_same_shape",
+    "pair",
+    "positive_int",
+    "nonnegative_int",
+    "check_cache",
+]
+
+
+def as_array(fn: str, name: str, x, *, finite: bool = False) -> np.ndarray:
+    """Return ``x`` as a real floating NumPy array (float32 kept, other types -> float64).
+
+    Raises ``TypeError`` for non-numeric or complex input and, with ``finite=True``,
+    ``ValueError`` for NaN or infinity. The caller's array is never modified.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{fn}: {name} must be a real numeric array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{fn}: {name} must be real, got complex dtype {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if finite and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{fn}: {name} must be finite, got {bad} NaN/inf value(s) (shape {arr.shape})")
+    return arr
+
+
+def check_ndim(fn: str, name: str, x: np.ndarray, ndim: int, layout: str) -> None:
+    """Raise ``ValueError`` unless ``x.ndim == ndim`` (``layout`` names the axes, e.g. ``'(N, C, H, W)'``)."""
+    if x.ndim != ndim:
+        raise ValueError(f"{fn}: {name} must be {ndim}-D {layout}, got {x.ndim}-D array with shape {x.shape}")
+
+
+def check_finite(fn: str, name: str, x: np.ndarray) -> None:
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{fn}: {name} must be finite, got NaN/inf values (shape {x.shape})")
+
+
+def check_same_shape(fn: str, name: str, x: np.ndarray, expected: tuple, what: str) -> None:
+    """Raise ``ValueError`` unless ``x.shape == expected`` (``what`` says where the expectation comes from)."""
+    if tuple(x.shape) != tuple(expected):
+        raise ValueError(f"{fn}: {name} must have shape {tuple(expected)} ({what}), got {tuple(x.shape)}")
+
+
+def _int_like(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def pair(fn: str, name: str, v, *, minimum: int) -> tuple[int, int]:
+    """Normalise an int or an (h, w) pair of ints, each ``>= minimum``."""
+    if _int_like(v):
+        vals = (int(v), int(v))
+    elif isinstance(v, (tuple, list)) and len(v) == 2 and all(_int_like(t) for t in v):
+        vals = (int(v[0]), int(v[1]))
+    else:
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints (h, w), got {v!r}")
+    if min(vals) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{fn}: {name} must be {kind} (>= {minimum}), got {v!r}")
+    return vals
+
+
+def positive_int(fn: str, name: str, v) -> tuple[int, int]:
+    return pair(fn, name, v, minimum=1)
+
+
+def nonnegative_int(fn: str, name: str, v) -> tuple[int, int]:
+    return pair(fn, name, v, minimum=0)
+
+
+def check_cache(fn: str, cache, expected_type: type, producer: str) -> None:
+    """Raise ``TypeError`` unless ``cache`` is what ``producer`` returned."""
+    if not isinstance(cache, expected_type):
+        raise TypeError(
+            f"{fn}: cache must be the second value returned by {producer}, got {type(cache).__name__}"
+        )

@@ -1,0 +1,336 @@
+"""2-D convolution (deep-learning style cross-correlation), forward and backward.
+
+Two implementations of the same mathematics:
+
+* ``conv2d_forward_naive`` / ``conv2d_backward_naive`` — explicit loops that read
+  like the book's equations (notebook 03, equations (1)-(3); notebook 08 for
+  stride, padding and dilation);
+* ``conv2d_forward`` / ``conv2d_backward`` — the fast version (notebook 10):
+  per-image column matrices (im2col) and matrix products, with ``col2im`` (the
+  adjoint of ``im2col``) accumulating the input gradient.
+
+Layout is NCHW. With stride S, padding P and dilation D the output size is::
+
+    H_out = floor((H + 2P - D(KH - 1) - 1) / S) + 1        (same for W_out)
+
+as in PyTorch. Input rows or columns that the floor leaves unused receive zero
+gradient. Indices in code are 0-based: the book's ``X[c, u+i-1, v+j-1]`` with
+1-based i, j is ``X[c, u*S + i*D, v*S + j*D]`` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_array, check_cache, check_ndim, check_same_shape, nonnegative_int, positive_int
+
+__all__ = [
+    "conv2d_forward",
+    "conv2d_backward",
+    "conv2d_forward_naive",
+    "conv2d_backward_naive",
+    "conv_output_size",
+    "im2col",
+    "col2im",
+]
+
+
+@dataclass(frozen=True)
+class ConvCache:
+    """What the backward pass needs: the inputs (never modified) and the hyper-parameters."""
+
+    X: np.ndarray  # (N, C, H, W)
+    W: np.ndarray  # (F, C, KH, KW)
+    b: np.ndarray  # (F,)
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out_shape: tuple[int, int, int, int]  # (N, F, H_out, W_out)
+    naive: bool = False
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length along one axis: ``floor((size + 2P - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _prepare(fn, X, W, b, stride, padding, dilation):
+    X = as_array(fn, "X", X, finite=True)
+    W = as_array(fn, "W", W, finite=True)
+    b = as_array(fn, "b", b, finite=True)
+    check_ndim(fn, "X", X, 4, "(N, C, H, W)")
+    check_ndim(fn, "W", W, 4, "(F, C, KH, KW)")
+    check_ndim(fn, "b", b, 1, "(F,)")
+    S = positive_int(fn, "stride", stride)
+    P = nonnegative_int(fn, "padding", padding)
+    D = positive_int(fn, "dilation", dilation)
+    N, C, H, Wd = X.shape
+    F, Cw, KH, KW = W.shape
+    if C != Cw:
+        raise ValueError(f"{fn}: X has {C} channels but W expects {Cw} (X.shape={X.shape}, W.shape={W.shape})")
+    if b.shape[0] != F:
+        raise ValueError(f"{fn}: b must have one entry per filter, shape ({F},), got {b.shape} (W.shape={W.shape})")
+    if min(X.shape) == 0 or min(W.shape) == 0:
+        raise ValueError(f"{fn}: X and W must have no empty axis, got X.shape={X.shape}, W.shape={W.shape}")
+    span_h, span_w = D[0] * (KH - 1) + 1, D[1] * (KW - 1) + 1
+    if span_h > H + 2 * P[0] or span_w > Wd + 2 * P[1]:
+        raise ValueError(
+            f"{fn}: the (dilated) kernel spans {span_h}x{span_w} but the padded input is only "
+            f"{H + 2 * P[0]}x{Wd + 2 * P[1]} (X.shape={X.shape}, W.shape={W.shape}, "
+            f"padding={padding}, dilation={dilation})"
+        )
+    # compute in a common float type: float32 only when everything is float32
+    dtype = np.result_type(X.dtype, W.dtype, b.dtype)
+    Ho = conv_output_size(H, KH, S[0], P[0], D[0])
+    Wo = conv_output_size(Wd, KW, S[1], P[1], D[1])
+    return X, W, b, S, P, D, dtype, (N, F, Ho, Wo)
+
+
+def _pad(X: np.ndarray, P: tuple[int, int], dtype) -> np.ndarray:
+    """Zero-pad the two spatial axes (always returns a new array)."""
+    N, C, H, W = X.shape
+    Xp = np.zeros((N, C, H + 2 * P[0], W + 2 * P[1]), dtype=dtype)  # (N, C, H+2P, W+2P)
+    Xp[:, :, P[0] : P[0] + H, P[1] : P[1] + W] = X
+    return Xp
+
+
+# --------------------------------------------------------------------------- loop version
+
+
+def conv2d_forward_naive(X, W, b, *, stride=1, padding=0, dilation=1):
+    """Convolution forward pass with explicit loops (notebook 02, eq. 2.3; seed 003 §2.1).
+
+    ``Z[n, f, u, v] = sum_{c, i, j} W[f, c, i, j] * Xpad[n, c, u*S + i*D, v*S + j*D] + b[f]``
+
+    Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out) with
+    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1``. Returns ``(Z, cache)``.
+    """
+    fn = "conv2d_forward_naive"
+    X, W, b, S, P, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
+    N, F, Ho, Wo = out_shape
+    _, C, KH, KW = W.shape
+    Xp = _pad(X, P, dtype)
+    Z = np.zeros(out_shape, dtype=dtype)
+    for n in range(N):
+        for f in range(F):
+            for u in range(Ho):
+                for v in range(Wo):
+                    total = b[f]
+                    for c in range(C):
+                        for i in range(KH):
+                            for j in range(KW):
+                                total += W[f, c, i, j] * Xp[n, c, u * S[0] + i * D[0], v * S[1] + j * D[1]]
+                    Z[n, f, u, v] = total
+    return Z, ConvCache(X, W, b, S, P, D, out_shape, naive=True)
+
+
+def conv2d_backward_naive(dZ, cache):
+    """Convolution backward pass with explicit loops: seed 003's equations (1)-(3) (notebook 03).
+
+    (1) ``db[f] = sum_{n,u,v} dZ[n, f, u, v]``
+    (2) ``dW[f, c, i, j] = sum_{n,u,v} dZ[n, f, u, v] * Xpad[n, c, u*S + i*D, v*S + j*D]``
+    (3) ``dXpad[n, c, x, y] = sum_{f,i,j} dZ[n, f, (x - i*D)/S, (y - j*D)/S] * W[f, c, i, j]``
+        over the (i, j) for which both quotients are whole numbers inside the output;
+        ``dX`` is ``dXpad`` with the padding cropped away.
+
+    Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
+    """
+    fn = "conv2d_backward_naive"
+    check_cache(fn, cache, ConvCache, "conv2d_forward_naive or conv2d_forward")
+    dZ = _check_dZ(fn, dZ, cache)
+    X, W = cache.X, cache.W
+    S, P, D = cache.stride, cache.padding, cache.dilation
+    N, F, Ho, Wo = cache.out_shape
+    _, C, H, Wd = X.shape
+    _, _, KH, KW = W.shape
+    dtype = np.result_type(dZ.dtype, X.dtype, W.dtype)
+    Xp = _pad(X, P, dtype)
+    # (1) bias: every output position of filter f used b[f]
+    db = np.zeros(F, dtype=dtype)
+    for f in range(F):
+        for n in range(N):
+            for u in range(Ho):
+                for v in range(Wo):
+                    db[f] += dZ[n, f, u, v]
+    # (2) weights: each weight touched every output position (weight sharing)
+    dW = np.zeros(W.shape, dtype=dtype)
+    for f in range(F):
+        for c in range(C):
+            for i in range(KH):
+                for j in range(KW):
+                    for n in range(N):
+                        for u in range(Ho):
+                            for v in range(Wo):
+                                dW[f, c, i, j] += dZ[n, f, u, v] * Xp[n, c, u * S[0] + i * D[0], v * S[1] + j * D[1]]
+    # (3) input: gather every output position whose window covered (x, y)
+    dXp = np.zeros(Xp.shape, dtype=dtype)
+    for n in range(N):
+        for c in range(C):
+            for x in range(Xp.shape[2]):
+                for y in range(Xp.shape[3]):
+                    for f in range(F):
+                        for i in range(KH):
+                            for j in range(KW):
+                                du, ru = divmod(x - i * D[0], S[0])
+                                dv, rv = divmod(y - j * D[1], S[1])
+                                if ru == 0 and rv == 0 and 0 <= du < Ho and 0 <= dv < Wo:
+                                    dXp[n, c, x, y] += dZ[n, f, du, dv] * W[f, c, i, j]
+    dX = dXp[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd].copy()
+    return dX, dW, db
+
+
+def _check_dZ(fn, dZ, cache):
+    dZ = as_array(fn, "dZ", dZ)
+    check_same_shape(fn, "dZ", dZ, cache.out_shape, "the shape of Z from the forward pass")
+    return dZ
+
+
+# --------------------------------------------------------------------------- fast version
+
+
+def _windows(Xp: np.ndarray, KH: int, KW: int, S, D, Ho: int, Wo: int) -> np.ndarray:
+    """A strided view of every receptive field: (N, C, KH, KW, H_out, W_out), no copy."""
+    N, C, Hp, Wp = Xp.shape
+    sN, sC, sH, sW = Xp.strides
+    return np.lib.stride_tricks.as_strided(
+        Xp,
+        shape=(N, C, KH, KW, Ho, Wo),
+        strides=(sN, sC, sH * D[0], sW * D[1], sH * S[0], sW * S[1]),
+        writeable=False,
+    )
+
+
+def im2col(X, kernel_size, *, stride=1, padding=0, dilation=1):
+    """Unfold every receptive field into a column (notebook 10, eq. 10.1).
+
+    X (N, C, H, W) -> cols (N, C*KH*KW, H_out*W_out); row ``(c*KH + i)*KW + j`` of
+    image n holds ``Xpad[n, c, u*S + i*D, v*S + j*D]`` for every output position (u, v).
+    """
+    fn = "im2col"
+    X = as_array(fn, "X", X)
+    check_ndim(fn, "X", X, 4, "(N, C, H, W)")
+    KH, KW = positive_int(fn, "kernel_size", kernel_size)
+    S = positive_int(fn, "stride", stride)
+    P = nonnegative_int(fn, "padding", padding)
+    D = positive_int(fn, "dilation", dilation)
+    N, C, H, W = X.shape
+    Ho, Wo = conv_output_size(H, KH, S[0], P[0], D[0]), conv_output_size(W, KW, S[1], P[1], D[1])
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{fn}: kernel {KH}x{KW} (dilation {D}) does not fit the padded input of X.shape={X.shape}")
+    Xp = _pad(X, P, X.dtype)
+    return _windows(Xp, KH, KW, S, D, Ho, Wo).reshape(N, C * KH * KW, Ho * Wo)  # copies
+
+
+def col2im(cols, input_shape, kernel_size, *, stride=1, padding=0, dilation=1):
+    """The adjoint of ``im2col``: add every column entry back to the input cell it came from.
+
+    cols (N, C*KH*KW, H_out*W_out) -> (N, C, H, W). Overlapping windows accumulate;
+    the padding is cropped away. ``<im2col(x), y> == <x, col2im(y)>`` (notebook 10).
+    """
+    fn = "col2im"
+    cols = as_array(fn, "cols", cols)
+    KH, KW = positive_int(fn, "kernel_size", kernel_size)
+    S = positive_int(fn, "stride", stride)
+    P = nonnegative_int(fn, "padding", padding)
+    D = positive_int(fn, "dilation", dilation)
+    if len(input_shape) != 4:
+        raise ValueError(f"{fn}: input_shape must be (N, C, H, W), got {input_shape!r}")
+    N, C, H, W = (int(s) for s in input_shape)
+    Ho, Wo = conv_output_size(H, KH, S[0], P[0], D[0]), conv_output_size(W, KW, S[1], P[1], D[1])
+    check_same_shape(fn, "cols", cols, (N, C * KH * KW, Ho * Wo), "im2col of input_shape")
+    dXp = np.zeros((N, C, H + 2 * P[0], W + 2 * P[1]), dtype=cols.dtype)
+    _col2im_add(dXp, cols.reshape(N, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
+    return dXp[:, :, P[0] : P[0] + H, P[1] : P[1] + W].copy()
+
+
+def _col2im_add(dXp, cols6, S, D, Ho, Wo):
+    """dXp (N, C, Hp, Wp) += scatter of cols6 (N, C, KH, KW, Ho, Wo): one strided add per kernel offset."""
+    KH, KW = cols6.shape[2], cols6.shape[3]
+    for i in range(KH):
+        r0 = i * D[0]
+        for j in range(KW):
+            c0 = j * D[1]
+            dXp[:, :, r0 : r0 + S[0] * (Ho - 1) + 1 : S[0], c0 : c0 + S[1] * (Wo - 1) + 1 : S[1]] += cols6[:, :, i, j]
+
+
+# images per block: keeps the column buffer near cache size
+_BLOCK_ELEMS = 1 << 20
+
+
+def _block(N: int, per_image: int) -> int:
+    return max(1, min(N, _BLOCK_ELEMS // max(per_image, 1)))
+
+
+def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
+    """Convolution forward pass, fast: im2col + one matrix product per image (notebook 10, eq. 10.2).
+
+    ``Z[n] = W2 @ cols[n] + b`` with ``W2 = W.reshape(F, C*KH*KW)`` and ``cols = im2col(X)``;
+    the same numbers as ``conv2d_forward_naive`` (seed 003 §2.1).
+
+    Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out),
+    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1``. stride, padding, dilation: int or (h, w).
+    Returns ``(Z, cache)``; pass the cache to ``conv2d_backward``.
+    """
+    fn = "conv2d_forward"
+    X, W, b, S, P, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
+    N, F, Ho, Wo = out_shape
+    _, C, KH, KW = W.shape
+    CK = C * KH * KW
+    Xp = _pad(X, P, dtype) if (P != (0, 0) or X.dtype != dtype) else X  # (N, C, Hp, Wp)
+    win = _windows(Xp, KH, KW, S, D, Ho, Wo)  # (N, C, KH, KW, Ho, Wo) view
+    W2 = W.reshape(F, CK).astype(dtype, copy=False)  # (F, CK)
+    Z = np.empty((N, F, Ho * Wo), dtype=dtype)  # (N, F, Ho*Wo)
+    nb = _block(N, CK * Ho * Wo)
+    buf = np.empty((nb, C, KH, KW, Ho, Wo), dtype=dtype)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        cols = buf[: n1 - n0]
+        np.copyto(cols, win[n0:n1])  # im2col for this block
+        np.matmul(W2, cols.reshape(n1 - n0, CK, Ho * Wo), out=Z[n0:n1])  # (nb, F, Ho*Wo)
+    Z += b.astype(dtype, copy=False)[None, :, None]
+    return Z.reshape(out_shape), ConvCache(X, W, b, S, P, D, out_shape)
+
+
+def conv2d_backward(dZ, cache):
+    """Convolution backward pass, fast (notebook 10, eqs. 10.3-10.5; seed 003 equations (1)-(3)).
+
+    * ``db = dZ.sum over (n, u, v)``                              — eq. (1)
+    * ``dW = sum_n dZ[n] @ cols[n].T``  (cross-correlation of X with dZ)   — eq. (2)
+    * ``dX = col2im(W2.T @ dZ[n])``     (full convolution of dZ with the flipped W) — eq. (3)
+
+    Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
+    """
+    fn = "conv2d_backward"
+    check_cache(fn, cache, ConvCache, "conv2d_forward")
+    dZ = _check_dZ(fn, dZ, cache)
+    X, W = cache.X, cache.W
+    S, P, D = cache.stride, cache.padding, cache.dilation
+    N, F, Ho, Wo = cache.out_shape
+    _, C, H, Wd = X.shape
+    _, _, KH, KW = W.shape
+    CK = C * KH * KW
+    dtype = np.result_type(dZ.dtype, X.dtype, W.dtype, cache.b.dtype)
+    dZ3 = dZ.reshape(N, F, Ho * Wo).astype(dtype, copy=False)  # (N, F, Ho*Wo)
+    db = dZ3.sum(axis=(0, 2))  # (F,)
+    Xp = _pad(X, P, dtype) if (P != (0, 0) or X.dtype != dtype) else X  # (N, C, Hp, Wp)
+    win = _windows(Xp, KH, KW, S, D, Ho, Wo)  # (N, C, KH, KW, Ho, Wo) view
+    W2 = W.reshape(F, CK).astype(dtype, copy=False)  # (F, CK)
+    dW2 = np.zeros((F, CK), dtype=dtype)  # (F, CK)
+    dXp = np.zeros((N, C, Xp.shape[2], Xp.shape[3]), dtype=dtype)  # (N, C, Hp, Wp)
+    nb = _block(N, CK * Ho * Wo)
+    buf = np.empty((nb, C, KH, KW, Ho, Wo), dtype=dtype)
+    dbuf = np.empty((nb, CK, Ho * Wo), dtype=dtype)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        cols = buf[:m]
+        np.copyto(cols, win[n0:n1])  # (m, C, KH, KW, Ho, Wo)
+        cols3 = cols.reshape(m, CK, Ho * Wo)
+        # dW += sum over images and positions: (F, m*HoWo) @ (m*HoWo, CK)
+        dW2 += np.einsum("nfp,nkp->fk", dZ3[n0:n1], cols3, optimize=True)
+        dcols = np.matmul(W2.T, dZ3[n0:n1], out=dbuf[:m])  # (m, CK, Ho*Wo)
+        _col2im_add(dXp[n0:n1], dcols.reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
+    dX = np.ascontiguousarray(dXp[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd])  # (N, C, H, W)
+    return dX, dW2.reshape(W.shape), db
