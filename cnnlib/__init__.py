@@ -8,6 +8,7 @@ each one; docstrings name the notebook and equation.
 
 from .activations import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .convmatrix import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
