@@ -20,6 +20,7 @@ gradient. Indices in code are 0-based: the book's ``X[c, u+i-1, v+j-1]`` with
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,35 @@ class ConvCache:
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length along one axis: ``floor((size + 2P - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1)."""
+    """Output length along one axis: ``floor((size + 2P - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1).
+
+    All arguments are ints for one axis; raises ``ValueError`` if the dilated kernel
+    ``D(K-1) + 1`` is longer than the padded input ``size + 2P``.
+    """
+    fn = "conv_output_size"
+    for name, value, minimum in (
+        ("size", size, 1),
+        ("kernel", kernel, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("dilation", dilation, 1),
+    ):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{fn}: {name} must be an int, got {value!r}")
+        if value < minimum:
+            kind = "positive" if minimum == 1 else "non-negative"
+            raise ValueError(f"{fn}: {name} must be {kind} (>= {minimum}), got {value!r}")
+    span = dilation * (kernel - 1) + 1
+    if span > size + 2 * padding:
+        raise ValueError(
+            f"{fn}: the (dilated) kernel spans {span} but the padded input is only {size + 2 * padding} "
+            f"(size={size}, kernel={kernel}, padding={padding}, dilation={dilation})"
+        )
+    return _out_size(size, kernel, stride, padding, dilation)
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """The formula of ``conv_output_size`` without the checks (callers have validated)."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -68,7 +97,7 @@ def _prepare(fn, X, W, b, stride, padding, dilation):
     D = positive_int(fn, "dilation", dilation)
     N, C, H, Wd = X.shape
     F, Cw, KH, KW = W.shape
-    if C != Cw:
+    if Cw != C:
         raise ValueError(f"{fn}: X has {C} channels but W expects {Cw} (X.shape={X.shape}, W.shape={W.shape})")
     if b.shape[0] != F:
         raise ValueError(f"{fn}: b must have one entry per filter, shape ({F},), got {b.shape} (W.shape={W.shape})")
@@ -83,8 +112,8 @@ def _prepare(fn, X, W, b, stride, padding, dilation):
         )
     # compute in a common float type: float32 only when everything is float32
     dtype = np.result_type(X.dtype, W.dtype, b.dtype)
-    Ho = conv_output_size(H, KH, S[0], P[0], D[0])
-    Wo = conv_output_size(Wd, KW, S[1], P[1], D[1])
+    Ho = _out_size(H, KH, S[0], P[0], D[0])
+    Wo = _out_size(Wd, KW, S[1], P[1], D[1])
     return X, W, b, S, P, D, dtype, (N, F, Ho, Wo)
 
 
@@ -216,7 +245,7 @@ def im2col(X, kernel_size, *, stride=1, padding=0, dilation=1):
     P = nonnegative_int(fn, "padding", padding)
     D = positive_int(fn, "dilation", dilation)
     N, C, H, W = X.shape
-    Ho, Wo = conv_output_size(H, KH, S[0], P[0], D[0]), conv_output_size(W, KW, S[1], P[1], D[1])
+    Ho, Wo = _out_size(H, KH, S[0], P[0], D[0]), _out_size(W, KW, S[1], P[1], D[1])
     if Ho < 1 or Wo < 1:
         raise ValueError(f"{fn}: kernel {KH}x{KW} (dilation {D}) does not fit the padded input of X.shape={X.shape}")
     Xp = _pad(X, P, X.dtype)
@@ -235,10 +264,14 @@ def col2im(cols, input_shape, kernel_size, *, stride=1, padding=0, dilation=1):
     S = positive_int(fn, "stride", stride)
     P = nonnegative_int(fn, "padding", padding)
     D = positive_int(fn, "dilation", dilation)
-    if len(input_shape) != 4:
-        raise ValueError(f"{fn}: input_shape must be (N, C, H, W), got {input_shape!r}")
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"{fn}: input_shape must be a tuple (N, C, H, W), got {type(input_shape).__name__}")
+    if len(input_shape) != 4 or not all(isinstance(s, numbers.Integral) and s >= 1 for s in input_shape):
+        raise ValueError(f"{fn}: input_shape must be (N, C, H, W) of positive ints, got {input_shape!r}")
     N, C, H, W = (int(s) for s in input_shape)
-    Ho, Wo = conv_output_size(H, KH, S[0], P[0], D[0]), conv_output_size(W, KW, S[1], P[1], D[1])
+    Ho, Wo = _out_size(H, KH, S[0], P[0], D[0]), _out_size(W, KW, S[1], P[1], D[1])
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{fn}: kernel {KH}x{KW} (dilation {D}) does not fit the padded input of shape {input_shape}")
     check_same_shape(fn, "cols", cols, (N, C * KH * KW, Ho * Wo), "im2col of input_shape")
     dXp = np.zeros((N, C, H + 2 * P[0], W + 2 * P[1]), dtype=cols.dtype)
     _col2im_add(dXp, cols.reshape(N, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
