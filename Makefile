@@ -1,0 +1,109 @@
+# Two commands for a reader:  `make lab`  opens the book,  `make test`  checks all of it.
+# Both create .venv on first use (python3 -m venv) and install cnnlib editable with its
+# book and dev extras; they re-install only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# A second environment with Colab's ipywidgets, for the widget tests.
+VENV7  ?= .venv-ipyw7
+PY7    := $(VENV7)/bin/python
+STAMP7 := $(VENV7)/.installed
+IPYW7_PACKAGES ?= "ipywidgets==7.7.1" numpy matplotlib pytest hypothesis
+
+HOST ?= 127.0.0.1
+PORT ?= 8888
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k pool"`.
+PYTEST_ARGS ?=
+
+NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
+START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test unit nbval lint format bench notebooks sync test-widgets7 clean
+
+help:
+	@echo "make lab            open the book in JupyterLab (http://$(HOST):$(PORT)/lab)"
+	@echo "make test           unit tests, then every notebook under nbval"
+	@echo "make lint           ruff over cnnlib, tests, benchmarks, tools and notebooks"
+	@echo "make bench          speed benchmarks (results in benchmarks/README.md)"
+	@echo "make notebooks      re-execute every notebook in place, then refresh README links"
+	@echo "make sync           rewrite the repository URL, badges and chapter table from pyproject.toml"
+	@echo "make test-widgets7  the widget tests against ipywidgets 7.7.1 (Google Colab's version)"
+	@echo "make clean          remove the virtual environments and caches"
+
+# Create a virtual environment ($(1)) with $(PYTHON), refusing a Python older than 3.11.
+define make-venv
+	@test -x $(1)/bin/python || { \
+	  $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	    echo "error: the book needs Python 3.11 or newer, but '$(PYTHON)' is" \
+	         "$$($(PYTHON) --version 2>&1 || echo 'not found')." >&2; \
+	    echo "       Install a newer Python and point make at it, e.g. 'make test PYTHON=python3.12'." >&2; \
+	    exit 1; }; \
+	  echo "Creating $(1) with $$($(PYTHON) --version)"; \
+	  $(PYTHON) -m venv $(1); }
+endef
+
+$(STAMP): pyproject.toml
+	$(call make-venv,$(VENV))
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,dev]"
+	@touch $@
+
+$(STAMP7): pyproject.toml
+	$(call make-venv,$(VENV7))
+	$(PY7) -m pip install --quiet --upgrade pip
+	$(PY7) -m pip install --quiet $(IPYW7_PACKAGES)
+	$(PY7) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+lab: $(STAMP)
+	$(PY) -m jupyterlab --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
+	  --allow-root $(if $(START_NOTEBOOK),--LabApp.default_url=/lab/tree/00_start_here.ipynb)
+
+test: unit nbval
+
+unit: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# nbval in lax mode: only cells tagged nbval-check-output have their output compared.
+nbval: $(STAMP)
+ifneq ($(NOTEBOOKS),)
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS) notebooks/
+else
+	@echo "nbval: no notebooks under notebooks/ yet, nothing to execute"
+endif
+
+lint: $(STAMP)
+	$(PY) -m ruff check cnnlib tests benchmarks tools notebooks
+	$(PY) -m ruff format --check cnnlib tests benchmarks tools
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix cnnlib tests benchmarks tools notebooks
+	$(PY) -m ruff format cnnlib tests benchmarks tools
+
+bench: $(STAMP)
+	@set -e; found=0; for f in benchmarks/bench_*.py; do \
+	  [ -f "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f"; done; \
+	  [ $$found = 1 ] || echo "bench: no benchmarks/bench_*.py yet"
+
+notebooks: $(STAMP)
+ifneq ($(NOTEBOOKS),)
+	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
+endif
+	$(PY) tools/sync_repo_url.py
+
+sync: $(STAMP)
+	$(PY) tools/sync_repo_url.py
+
+test-widgets7: $(STAMP7)
+	@if [ -f tests/test_widgets.py ]; then \
+	  $(PY7) -c 'import ipywidgets; print("ipywidgets", ipywidgets.__version__)'; \
+	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/test_widgets.py; \
+	else echo "test-widgets7: tests/test_widgets.py does not exist yet, nothing to run"; fi
+
+clean:
+	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache .hypothesis cnnlib.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
