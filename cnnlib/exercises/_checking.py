@@ -1,0 +1,131 @@
+"""Shared machinery of the exercise checkers (cnnlib.exercises.chNN).
+
+A checker is a list of :class:`Case` objects (arguments, expected answer, optional
+hints) run by :func:`run_cases`, which prints one clear verdict and returns a bool.
+Nothing here raises because of a reader's answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Case", "run_cases", "compare"]
+
+RTOL = 1e-7
+ATOL = 1e-9
+
+
+@dataclass
+class Case:
+    """One test case: ``fn(*args)`` should equal ``expected``.
+
+    ``expected`` is an array, a number, or a tuple of them (then ``names`` labels
+    each part, e.g. ``("dX", "dW", "db")``). ``hints`` maps a description to a wrong
+    answer that a typical mistake produces, e.g. ``{"kernel flipped": Z_flipped}``:
+    when the reader's answer matches one, the verdict says so.
+    """
+
+    label: str
+    args: tuple
+    expected: object
+    names: Sequence[str] | None = None
+    hints: dict = field(default_factory=dict)
+
+
+def _describe(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape}"
+    if isinstance(x, tuple | list):
+        return f"a {type(x).__name__} of length {len(x)}"
+    return f"{type(x).__name__} {x!r}"[:80]
+
+
+def compare(answer, expected, name: str = "answer") -> str | None:
+    """None when ``answer`` matches ``expected`` (to rtol 1e-7), else a sentence saying how it differs."""
+    exp = np.asarray(expected, dtype=np.float64)
+    try:
+        got = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError):
+        want = "a number" if exp.ndim == 0 else f"an array of shape {exp.shape}"
+        return f"{name} should be {want}, got {_describe(answer)}"
+    if got.shape != exp.shape:
+        if exp.ndim == 0 and got.size == 1:
+            got = got.reshape(())
+        else:
+            return f"{name} has shape {got.shape}, expected {exp.shape}"
+    if not np.all(np.isfinite(got)):
+        return f"{name} contains NaN or infinity"
+    if np.allclose(got, exp, rtol=RTOL, atol=ATOL):
+        return None
+    diff = np.abs(got - exp)
+    where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    at = f" at index {tuple(int(i) for i in where)}" if where else ""
+    return (
+        f"{name} is off by up to {float(diff.max()):.3g}{at} "
+        f"(yours {float(got[where]):.6g}, expected {float(exp[where]):.6g})"
+    )
+
+
+def _split(answer, expected, names):
+    """Pair up the parts of a tuple answer with the expected parts; a message if that is impossible."""
+    if names is None:
+        return [("answer", answer, expected)], None
+    if not isinstance(answer, tuple | list):
+        return None, f"expected a tuple ({', '.join(names)}), got {_describe(answer)}"
+    if len(answer) != len(names):
+        return None, f"expected {len(names)} values ({', '.join(names)}), got {len(answer)}"
+    return list(zip(names, answer, expected)), None
+
+
+def run_cases(title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str = "") -> bool:
+    """Run ``fn`` on every case; print the verdict; return True when all pass.
+
+    ``fn`` returning None on the first case counts as "not attempted yet".
+    """
+    if not callable(fn):
+        print(f"{title}: pass your function itself (e.g. check(my_function)), got {_describe(fn)}.")
+        return False
+    for k, case in enumerate(cases, start=1):
+        args = copy.deepcopy(case.args)  # the reader's function may modify what it is given
+        try:
+            answer = fn(*args)
+        except Exception as exc:  # report the reader's error, never re-raise
+            print(f"{title}: ✗ case {k} ({case.label}): your function raised {type(exc).__name__}: {exc}")
+            return False
+        if answer is None:
+            if k == 1:
+                print(f"{title}: not attempted yet — your function returned None. {stub_hint}".rstrip())
+            else:
+                print(f"{title}: ✗ case {k} ({case.label}): your function returned None")
+            return False
+        if any(
+            isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True)
+            for a, b in zip(args, case.args)
+            if isinstance(b, np.ndarray) and a.shape == b.shape
+        ):
+            print(f"{title}: ✗ case {k} ({case.label}): your function modified its input arrays; work on copies")
+            return False
+        parts, msg = _split(answer, case.expected, case.names)
+        if msg is None:
+            problems = [m for name, got, exp in parts if (m := compare(got, exp, name)) is not None]
+            msg = "; ".join(problems) if problems else None
+        if msg is not None:
+            hint = _match_hint(answer, case)
+            print(f"{title}: ✗ case {k} ({case.label}): {msg}" + (f"\n  Hint: {hint}" if hint else ""))
+            return False
+    print(f"{title}: ✓ all {len(cases)} cases passed.")
+    return True
+
+
+def _match_hint(answer, case: Case) -> str | None:
+    for text, wrong in case.hints.items():
+        parts, msg = _split(answer, wrong, case.names)
+        if msg is not None:
+            continue
+        if all(compare(got, exp) is None for _, got, exp in parts):
+            return text
+    return None
