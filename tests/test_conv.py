@@ -219,6 +219,18 @@ def test_checker_rejects_unflipped_scatter_inside_cnnlib(monkeypatch):
     assert errors["dW"] < 1e-7 and errors["db"] < 1e-7
 
 
+def test_book_checker_rejects_the_unflipped_kernel():
+    """cnnlib.check_gradients, the checker the notebooks print, also reports the classic mistake."""
+    c = case(N=2, C=2, F=3, H=5, W=6, KH=3, KW=2, seed=11)
+    X, W, b, dZ = c.arrays()
+    inputs = {"X": X, "W": W, "b": b}
+    good = cnnlib.check_gradients(cnnlib.conv2d_forward, cnnlib.conv2d_backward, inputs, dout=dZ)
+    assert good.passed, str(good)
+    bad = cnnlib.check_gradients(cnnlib.conv2d_forward, _broken("dX unflipped kernel"), inputs, dout=dZ)
+    assert not bad.passed
+    assert not bad["dX"].passed and bad["dW"].passed and bad["db"].passed, str(bad)
+
+
 # --------------------------------------------------------------------------- loop vs fast
 
 
