@@ -7,18 +7,24 @@ the central difference (notebook 00, eq. 0.1)::
     dL/dx_i  ~  ( L(x + h e_i) - L(x - h e_i) ) / (2h)
 
 whose error is O(h^2) from truncation plus about ``eps * |L| / h`` from rounding
-(``eps`` = 2.2e-16 in float64): with h = 1e-6 both are far below 1e-7 relative
-error for a correct gradient, while a wrong gradient is typically off by 1e-1 or more.
+(``eps`` = 2.2e-16 in float64). With h = 1e-6 a correct gradient agrees to about
+1e-10 relative to its largest entry (:func:`rel_error`), far below the 1e-7 the
+checks demand, while a wrong one is typically off by 1e-3 to 1. The central
+difference is evaluated as ``sum((f(x + h e_i) - f(x - h e_i)) * dout) / 2h``:
+subtracting the outputs first lets every output entry that ``x_i`` does not touch
+cancel exactly, so only the entries that moved add rounding noise.
 
 For a layer with array output ``out = f(x)`` we never form the Jacobian; we check
 the vector-Jacobian product that a backward pass computes, by differentiating the
 scalar ``sum(f(x) * dout)`` for a random upstream gradient ``dout`` (random, never
-all ones: an all-ones ``dout`` hides errors such as a transposed or flipped kernel).
+all ones: with an all-ones ``dout`` every output position looks alike, which hides
+errors such as routing the upstream gradient to the wrong positions).
 
 Public functions:
 
 * :func:`numerical_gradient` -- central differences of ``sum(f(x) * dout)``;
-* :func:`rel_error` -- the relative error used throughout the book;
+* :func:`rel_error` -- the relative error used throughout the book (largest
+  discrepancy over largest entry; CS231n's per-entry version with ``elementwise=True``);
 * :func:`check_gradients` -- check every gradient of a ``*_forward``/``*_backward``
   pair in one call and return a printable :class:`GradCheckReport`;
 * :func:`check_loss` -- the same for a loss ``(L, dL/ds) = loss_fn(s, y)``;
@@ -48,9 +54,17 @@ __all__ = [
     "GradCheckReport",
 ]
 
-REL_ERROR_FLOOR = 1e-8
-"""Smallest denominator in :func:`rel_error` (the CS231n choice): two values both
-below about 1e-8 in magnitude count as agreeing to within their absolute difference / 1e-8."""
+REL_ERROR_FLOOR = 1e-12
+"""Smallest denominator of :func:`rel_error`: only keeps two all-zero arrays from giving 0/0."""
+
+ELEMENTWISE_FLOOR = 1e-8
+"""Smallest per-entry denominator of ``rel_error(..., elementwise=True)`` (CS231n's choice)."""
+
+
+TINY_ABS_ERROR = 1e-9
+"""A failing gradient whose largest absolute error is below this gets a note in the report:
+at that level the finite difference itself may be the problem (rounding noise is about
+``1e-16 * |f| / h``), e.g. tanh far in saturation, where every gradient entry is ~1e-9."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -169,16 +183,24 @@ def numerical_gradient(f: Callable, x, dout=None, h: float = 1e-6) -> np.ndarray
 # --------------------------------------------------------------------------- relative error
 
 
-def rel_error(a, b) -> float:
-    """Largest elementwise relative error between two arrays (the CS231n definition).
+def rel_error(a, b, *, elementwise: bool = False) -> float:
+    """Relative error between two arrays: how far apart they are, as a fraction of their size.
 
-    ::
+    Default (used by every check in the book)::
 
-        rel_error(a, b) = max_i |a_i - b_i| / max(1e-8, |a_i| + |b_i|)
+        rel_error(a, b) = max_i |a_i - b_i|  /  max(1e-12, max_i (|a_i| + |b_i|))
 
-    A scale-free number: about 1e-10 or smaller means agreement to rounding, above
-    1e-3 means a bug. Entries that are both zero contribute 0; the floor 1e-8 keeps
-    the quotient finite when both values are tiny. Empty arrays give 0.0.
+    the largest discrepancy measured against the largest entry. About 1e-10 means
+    agreement to rounding; a wrong gradient gives 1e-3 to 1. Two zero arrays give 0
+    (the floor 1e-12 only prevents 0/0); empty arrays give 0.0.
+
+    ``elementwise=True`` gives CS231n's definition,
+    ``max_i |a_i - b_i| / max(1e-8, |a_i| + |b_i|)``, which judges every entry on its
+    own scale. It also flags errors confined to tiny entries, but there it mostly
+    measures the rounding noise of the finite difference (about ``2e-16 * |f| / h``):
+    a correct gradient with an entry near zero can show 1e-6 with h = 1e-6. That is why
+    the checks here use the default, which stays near 1e-10 for correct gradients.
+
     ``a`` and ``b`` must have the same shape (no broadcasting).
     """
     fn = "rel_error"
@@ -187,12 +209,13 @@ def rel_error(a, b) -> float:
     check_same_shape(fn, "b", b, a.shape, "the shape of a")
     if a.size == 0:
         return 0.0
-    num = np.abs(a - b)
-    den = np.maximum(REL_ERROR_FLOOR, np.abs(a) + np.abs(b))
-    err = num / den
-    if np.any(np.isnan(err)):
+    diff = np.abs(a - b)
+    size = np.abs(a) + np.abs(b)
+    if np.any(np.isnan(diff)):
         return float("nan")
-    return float(np.max(err))
+    if elementwise:
+        return float(np.max(diff / np.maximum(ELEMENTWISE_FLOOR, size)))
+    return float(np.max(diff) / max(REL_ERROR_FLOOR, float(np.max(size))))
 
 
 # --------------------------------------------------------------------------- reports
@@ -204,12 +227,13 @@ class GradCheckResult:
 
     label: str  # e.g. "dX" or "0.W"
     shape: tuple
-    rel_error: float
+    rel_error: float  # rel_error(analytic, numerical): largest discrepancy / largest entry
     max_abs_error: float
     passed: bool
     analytic: np.ndarray | None = field(default=None, repr=False)
     numerical: np.ndarray | None = field(default=None, repr=False)
     note: str = ""
+    elementwise_rel_error: float = math.nan  # CS231n's per-entry version, for comparison
 
     def line(self, width: int) -> str:
         mark = "✓" if self.passed else "✗"
@@ -315,7 +339,23 @@ def _compare(label: str, analytic, numerical: np.ndarray, tol: float) -> GradChe
     err = rel_error(a, numerical)
     abs_err = float(np.max(np.abs(a - numerical))) if a.size else 0.0
     ok = bool(err < tol)  # False for NaN
-    return GradCheckResult(label, a.shape, err, abs_err, ok, analytic=a.copy(), numerical=numerical)
+    note = ""
+    if not ok and abs_err < TINY_ABS_ERROR:
+        note = (
+            "(the gradient itself is tiny: differences this small are finite-difference rounding, "
+            "about 1e-16 * |f| / h; rescale the inputs or try a larger h)"
+        )
+    return GradCheckResult(
+        label,
+        a.shape,
+        err,
+        abs_err,
+        ok,
+        analytic=a.copy(),
+        numerical=numerical,
+        note=note,
+        elementwise_rel_error=rel_error(a, numerical, elementwise=True),
+    )
 
 
 def _as_tuple(grads) -> tuple:
