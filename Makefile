@@ -38,8 +38,8 @@ help:
 define make-venv
 	@test -x $(1)/bin/python || { \
 	  $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
-	    echo "error: the book needs Python 3.11 or newer, but '$(PYTHON)' is" \
-	         "$$($(PYTHON) --version 2>&1 || echo 'not found')." >&2; \
+	    found=$$($(PYTHON) --version 2>&1) || found="not found"; \
+	    echo "error: the book needs Python 3.11 or newer, but '$(PYTHON)' is: $$found" >&2; \
 	    echo "       Install a newer Python and point make at it, e.g. 'make test PYTHON=python3.12'." >&2; \
 	    exit 1; }; \
 	  echo "Creating $(1) with $$($(PYTHON) --version)"; \
@@ -60,6 +60,7 @@ $(STAMP7): pyproject.toml
 	@touch $@
 
 lab: $(STAMP)
+	@mkdir -p notebooks
 	$(PY) -m jupyterlab --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
 	  --allow-root $(if $(START_NOTEBOOK),--LabApp.default_url=/lab/tree/00_start_here.ipynb)
 
@@ -98,9 +99,11 @@ endif
 sync: $(STAMP)
 	$(PY) tools/sync_repo_url.py
 
-test-widgets7: $(STAMP7)
+# Builds $(VENV7) only when there is something to run in it.
+test-widgets7:
 	@if [ -f tests/test_widgets.py ]; then \
-	  $(PY7) -c 'import ipywidgets; print("ipywidgets", ipywidgets.__version__)'; \
+	  $(MAKE) --no-print-directory $(STAMP7) && \
+	  $(PY7) -c 'import ipywidgets; print("ipywidgets", ipywidgets.__version__)' && \
 	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/test_widgets.py; \
 	else echo "test-widgets7: tests/test_widgets.py does not exist yet, nothing to run"; fi
 
