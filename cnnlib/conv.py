@@ -55,12 +55,13 @@ class ConvCache:
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length along one axis: ``floor((size + 2P - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1).
 
-    All arguments are ints for one axis; raises ``ValueError`` if the dilated kernel
-    ``D(K-1) + 1`` is longer than the padded input ``size + 2P``.
+    All arguments are ints for one axis. A result below 1 means that the dilated kernel
+    ``D(K-1) + 1`` is longer than the padded input ``size + 2P``; callers turn that into
+    their own error message.
     """
     fn = "conv_output_size"
     for name, value, minimum in (
-        ("size", size, 1),
+        ("size", size, 0),
         ("kernel", kernel, 1),
         ("stride", stride, 1),
         ("padding", padding, 0),
@@ -71,13 +72,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
         if value < minimum:
             kind = "positive" if minimum == 1 else "non-negative"
             raise ValueError(f"{fn}: {name} must be {kind} (>= {minimum}), got {value!r}")
-    span = dilation * (kernel - 1) + 1
-    if span > size + 2 * padding:
-        raise ValueError(
-            f"{fn}: the (dilated) kernel spans {span} but the padded input is only {size + 2 * padding} "
-            f"(size={size}, kernel={kernel}, padding={padding}, dilation={dilation})"
-        )
-    return _out_size(size, kernel, stride, padding, dilation)
+    return _out_size(int(size), int(kernel), int(stride), int(padding), int(dilation))
 
 
 def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:

@@ -295,6 +295,8 @@ def test_conv_output_size_defaults_and_known_values():
     assert cnnlib.conv_output_size(6, 3) == 4  # seed 002: 6x6 input, 3x3 filter -> 4x4
     assert cnnlib.conv_output_size(28, 5, 1, 2) == 28  # "same" padding
     assert cnnlib.conv_output_size(7, 3, 2, 0, 2) == 2  # dilated span 5: windows at 0 and 2
+    assert cnnlib.conv_output_size(2, 3) < 1  # the kernel does not fit: callers raise their own error
+    assert cnnlib.conv_output_size(np.int64(9), np.int32(3), stride=np.int64(2)) == 4
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -496,7 +498,8 @@ BAD_HELPER_INPUT = [
     ("conv_output_size", lambda: cnnlib.conv_output_size(5, 3, 0), ValueError, "stride must be positive"),
     ("conv_output_size", lambda: cnnlib.conv_output_size(5, 3, 1, -1), ValueError, "padding must be non-negative"),
     ("conv_output_size", lambda: cnnlib.conv_output_size(5, 3, 1.5), TypeError, "stride must be an int"),
-    ("conv_output_size", lambda: cnnlib.conv_output_size(2, 3), ValueError, "the (dilated) kernel spans 3"),
+    ("conv_output_size", lambda: cnnlib.conv_output_size(5, 0), ValueError, "kernel must be positive"),
+    ("conv_output_size", lambda: cnnlib.conv_output_size(5, 2, dilation=True), TypeError, "dilation must be an int"),
 ]
 
 
