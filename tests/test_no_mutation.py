@@ -260,7 +260,7 @@ def case_numerical_gradient(inp):
     cnnlib.rel_error(inp(g, "a"), inp(dout * (1 - np.tanh(x) ** 2), "b"))
 
 
-@case("check_gradients", "check_loss", "GradCheckReport", "GradCheckResult")
+@case("check_gradients", "check_layer", "check_loss", "GradCheckReport", "GradCheckResult")
 def case_check_gradients(inp):
     X, W, b = inp.randn(1, 2, 4, 4, label="X"), inp.randn(2, 2, 2, 2, label="W"), inp.randn(2, label="b")
     dout = inp.randn(1, 2, 3, 3, label="dout")
@@ -268,6 +268,8 @@ def case_check_gradients(inp):
     assert isinstance(report, cnnlib.GradCheckReport)
     assert all(isinstance(r, cnnlib.GradCheckResult) for r in report.results)
     assert "conv2d" in str(report)
+    p, U, c = inp.randn(3, 4, label="p"), inp.randn(2, 4, label="U"), inp.randn(2, label="c")
+    cnnlib.check_layer(cnnlib.dense_forward, cnnlib.dense_backward, {"p": p, "U": U, "c": c}, seed=3)
     s = inp.randn(3, 4, label="s")
     cnnlib.check_loss(cnnlib.softmax_cross_entropy, s, inp(np.array([0, 3, 1]), "y"))
 
