@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _strategies import conv_cases
 from hypothesis import given, settings
 
 import cnnlib
 from cnnlib import conv2d_as_matrix, conv2d_backward, conv2d_forward, tied_gradient
-
-from _strategies import conv_cases
 
 
 def _single(case):
