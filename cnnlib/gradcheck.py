@@ -25,7 +25,7 @@ Public functions:
 * :func:`numerical_gradient` -- central differences of ``sum(f(x) * dout)``;
 * :func:`rel_error` -- the relative error used throughout the book (largest
   discrepancy over largest entry; CS231n's per-entry version with ``elementwise=True``);
-* :func:`check_gradients` -- check every gradient of a ``*_forward``/``*_backward``
+* :func:`check_gradients` (alias ``check_layer``) -- check every gradient of a ``*_forward``/``*_backward``
   pair in one call and return a printable :class:`GradCheckReport`;
 * :func:`check_loss` -- the same for a loss ``(L, dL/ds) = loss_fn(s, y)``;
 * :func:`check_network` -- every parameter (and input) gradient of a whole
@@ -48,6 +48,7 @@ __all__ = [
     "numerical_gradient",
     "rel_error",
     "check_gradients",
+    "check_layer",
     "check_loss",
     "check_network",
     "GradCheckResult",
@@ -469,6 +470,10 @@ def check_gradients(
         results.append(_compare("d" + k, g, num, tol))
     title = name if name is not None else _display_name(forward, backward)
     return GradCheckReport(title, results, tol, h, seed if drawn else None, mutated)
+
+
+check_layer = check_gradients
+"""Another name for :func:`check_gradients` (a layer's forward/backward pair checked in one call)."""
 
 
 def check_loss(

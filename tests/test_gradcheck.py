@@ -466,3 +466,7 @@ def test_tiny_gradient_failure_explains_itself():
     # a wrong gradient with a normal-sized error gets no such note
     wrong = check_gradients(cnnlib.tanh_forward, lambda dA, cache: dA, {"Z": np.array([0.5, -0.3])})
     assert not wrong.passed and wrong["dZ"].note == ""
+
+
+def test_check_layer_is_check_gradients():
+    assert cnnlib.check_layer is check_gradients
