@@ -402,7 +402,7 @@ def check_gradients(
         check itself always runs in float64). Never modified.
     dout : array, optional
         Upstream gradient; by default drawn from a standard normal with ``seed``
-        (never all ones, which would hide a flipped or transposed kernel).
+        (never all ones, under which every output position looks alike).
     wrt : names, optional
         Check only these inputs (all by default). ``backward`` must still return one
         gradient per input.

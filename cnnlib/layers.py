@@ -92,6 +92,14 @@ def _fmt_pair(v: tuple[int, int]) -> str:
     return str(v[0]) if v[0] == v[1] else str(tuple(v))
 
 
+def _rewrap(exc: Exception, message: str) -> Exception:
+    """The same kind of error with a message that says which layer of a network raised it."""
+    try:
+        return type(exc)(message)
+    except Exception:  # an exception class with a different constructor
+        return (TypeError if isinstance(exc, TypeError) else ValueError)(message)
+
+
 def _shape4(fn: str, input_shape) -> tuple[int, int, int, int]:
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 4:
@@ -452,7 +460,9 @@ class Sequential(Layer):
                 out = layer.forward(out)
             except (ValueError, TypeError) as exc:
                 shape = getattr(out, "shape", type(out).__name__)
-                raise type(exc)(f"Sequential.forward: layer {i} {layer!r} got input of shape {shape}: {exc}") from exc
+                raise _rewrap(
+                    exc, f"Sequential.forward: layer {i} {layer!r} got input of shape {shape}: {exc}"
+                ) from exc
         return out
 
     def backward(self, dout):
@@ -461,7 +471,7 @@ class Sequential(Layer):
             try:
                 dout = layer.backward(dout)
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"Sequential.backward: layer {i} {layer!r}: {exc}") from exc
+                raise _rewrap(exc, f"Sequential.backward: layer {i} {layer!r}: {exc}") from exc
         return dout
 
     def parameters(self):

@@ -435,3 +435,10 @@ def test_bad_constructor_arguments(make, exc, prefix, fragment):
         make()
     msg = str(info.value)
     assert msg.startswith(prefix + ":") and fragment in msg, msg
+
+
+def test_backward_with_a_wrong_upstream_shape_names_the_layer():
+    model = small_cnn(1)
+    model.forward(np.random.default_rng(0).standard_normal((2, 2, 6, 6)))
+    with pytest.raises(ValueError, match=r"^Sequential.backward: layer 4 Dense\(27, 4\): dense_backward: ds"):
+        model.backward(np.zeros((2, 5)))
