@@ -17,6 +17,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8888
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k pool"`.
 PYTEST_ARGS ?=
+# Parallel pytest workers (pytest-xdist); 0 runs everything in one process. loadscope keeps each
+# test module, and each notebook's cells, on one worker, in order.
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadscope
 
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
@@ -67,12 +71,12 @@ lab: $(STAMP)
 test: unit nbval
 
 unit: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # nbval in lax mode: only cells tagged nbval-check-output have their output compared.
 nbval: $(STAMP)
 ifneq ($(NOTEBOOKS),)
-	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS) notebooks/
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(XDIST) $(PYTEST_ARGS) notebooks/
 else
 	@echo "nbval: no notebooks under notebooks/ yet, nothing to execute"
 endif
