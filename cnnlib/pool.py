@@ -273,11 +273,13 @@ def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
     offset = np.zeros(out_shape, dtype=_offset_dtype(K))  # (N, C, Ho, Wo)
     better = np.empty(out_shape, dtype=bool)  # (N, C, Ho, Wo)
     step = np.empty(out_shape, dtype=offset.dtype)  # (N, C, Ho, Wo)
+    window_ij = np.empty(out_shape, dtype=P.dtype)  # (N, C, Ho, Wo)
     for i in range(K[0]):
         for j in range(K[1]):
             if i == 0 and j == 0:
                 continue
-            window_ij = Ap[_offset_slice(i, j, S, Ho, Wo)]  # (N, C, Ho, Wo) view
+            # one strided read into a contiguous buffer, then fast contiguous comparisons
+            np.copyto(window_ij, Ap[_offset_slice(i, j, S, Ho, Wo)])
             np.greater(window_ij, P, out=better)  # strictly greater: ties keep the earlier winner
             np.maximum(P, window_ij, out=P)
             # offset = where(better, i*KW + j, offset), as integer arithmetic (a masked copy is slower)
@@ -290,9 +292,14 @@ def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
 def maxpool2d_backward(dP, cache):
     """Max-pooling backward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.2).
 
-    For each window offset (i, j): the output cells whose winner sits at (i, j) send their
-    gradient to ``dApad[:, :, i::S, j::S]`` (one masked strided add). Overlapping windows
-    accumulate; non-winners get zero; the padding is cropped away.
+    Every dP entry goes to its window's winner: ``dApad[n, c, u*S + i*, v*S + j*] += dP[n, c, u, v]``.
+    Overlapping windows accumulate; non-winners get zero; the padding is cropped away.
+    Two equivalent routes, whichever is faster for the case at hand:
+
+    * scatter-add: the winners' flat indices in dApad, summed in one ``np.bincount``;
+    * by window offset: for each (i, j), the cells whose winner sits at (i, j) write their
+      gradient into the strided slice ``dApad[:, :, i::S, j::S]`` (faster only for float32
+      non-overlapping windows, since ``bincount`` always computes in float64).
 
     Shapes: dP (N, C, H_out, W_out) -> dA (N, C, H, W).
     """
@@ -300,9 +307,36 @@ def maxpool2d_backward(dP, cache):
     check_cache(fn, cache, MaxPoolCache, "maxpool2d_forward")
     dP = _check_dP(fn, dP, cache)
     K, S, Pd = cache.size, cache.stride, cache.padding
-    N, C, Ho, Wo = cache.out_shape
     _, _, H, W = cache.A.shape
     dtype = np.result_type(dP.dtype, cache.A.dtype)
+    overlap = S[0] < K[0] or S[1] < K[1]
+    if overlap or dtype != np.float32:
+        dAp = _route_by_bincount(dP, cache, dtype)  # (N, C, Hp, Wp)
+    else:
+        dAp = _route_by_offset(dP, cache, dtype)  # (N, C, Hp, Wp)
+    if Pd == (0, 0):
+        return dAp
+    return np.ascontiguousarray(dAp[:, :, Pd[0] : Pd[0] + H, Pd[1] : Pd[1] + W])  # (N, C, H, W)
+
+
+def _route_by_bincount(dP, cache, dtype) -> np.ndarray:
+    """dApad (N, C, Hp, Wp): each dP entry added at its winner's flat index, duplicates summed."""
+    K, S, Pd = cache.size, cache.stride, cache.padding
+    N, C, Ho, Wo = cache.out_shape
+    Hp, Wp = cache.A.shape[2] + 2 * Pd[0], cache.A.shape[3] + 2 * Pd[1]
+    step = (np.arange(K[0])[:, None] * Wp + np.arange(K[1])).ravel()  # (KH*KW,), flat step of offset i*KW + j
+    index = np.take(step, cache.offset)  # (N, C, Ho, Wo), winner's position relative to its window
+    index += np.arange(Ho)[:, None] * (S[0] * Wp) + np.arange(Wo) * S[1]  # + window's top-left corner
+    index += (np.arange(N * C) * (Hp * Wp)).reshape(N, C, 1, 1)  # + start of plane (n, c)
+    dAp = np.bincount(index.ravel(), weights=dP.ravel(), minlength=N * C * Hp * Wp)  # float64
+    return dAp.reshape(N, C, Hp, Wp).astype(dtype, copy=False)
+
+
+def _route_by_offset(dP, cache, dtype) -> np.ndarray:
+    """dApad (N, C, Hp, Wp) built by one masked strided write (or add) per window offset (i, j)."""
+    K, S, Pd = cache.size, cache.stride, cache.padding
+    N, C, Ho, Wo = cache.out_shape
+    _, _, H, W = cache.A.shape
     dP = dP.astype(dtype, copy=False)
     dAp = np.zeros((N, C, H + 2 * Pd[0], W + 2 * Pd[1]), dtype=dtype)  # (N, C, Hp, Wp)
     overlap = S[0] < K[0] or S[1] < K[1]
@@ -317,9 +351,7 @@ def maxpool2d_backward(dP, cache):
                 target += routed
             else:  # each cell of dApad is reached by at most one (window, offset): plain write
                 np.multiply(dP, mask, out=target)
-    if Pd == (0, 0):
-        return dAp
-    return np.ascontiguousarray(dAp[:, :, Pd[0] : Pd[0] + H, Pd[1] : Pd[1] + W])  # (N, C, H, W)
+    return dAp
 
 
 # --------------------------------------------------------------------------- average pooling

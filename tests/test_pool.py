@@ -14,6 +14,7 @@ from _strategies import PoolCase, pool_cases
 from hypothesis import example, given, settings
 
 import cnnlib
+from cnnlib import pool as pool_module
 from cnnlib.pool import AvgPoolCache, MaxPoolCache
 
 MAX_FAST = (cnnlib.maxpool2d_forward, cnnlib.maxpool2d_backward)
@@ -123,6 +124,30 @@ def test_naive_and_fast_agree(kind, case):
     assert rel_error(fast_b(dP, c_naive), naive_b(dP, c_fast)) < 1e-12
     if kind == "max":
         np.testing.assert_array_equal(c_fast.offset, c_naive.offset)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@settings(max_examples=30, deadline=None)
+@given(case=pool_cases(max_batch=3, max_channels=3))
+@example(case=OVERLAP)
+@example(case=LEFTOVER)
+def test_both_maxpool_backward_routes_agree_with_the_loops(dtype, case):
+    """maxpool2d_backward picks a scatter-add or a per-offset route by case; both must be right everywhere."""
+    rng = np.random.default_rng(case.seed)
+    A = np.round(rng.standard_normal(case.x_shape), 1).astype(dtype)  # ties included
+    dP = rng.standard_normal((case.N, case.C, *case.out_hw)).astype(dtype)
+    _, cache = cnnlib.maxpool2d_forward(A, **case.kwargs)
+    expected = cnnlib.maxpool2d_backward_naive(dP, cache)
+    PH, PW = case.padding
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    for route in (pool_module._route_by_bincount, pool_module._route_by_offset):
+        dAp = route(dP, cache, np.dtype(dtype))
+        assert dAp.dtype == dtype
+        assert rel_error(dAp[:, :, PH : PH + case.H, PW : PW + case.W], expected) < tol
+        # nothing ever lands on the padding
+        inner = np.zeros(dAp.shape, dtype=bool)
+        inner[:, :, PH : PH + case.H, PW : PW + case.W] = True
+        assert not np.any(dAp[~inner])
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
