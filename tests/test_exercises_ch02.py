@@ -92,6 +92,17 @@ def conv_matrix_flipped(W, H, Wd):
     return conv_matrix_right(W[::-1, ::-1], H, Wd)
 
 
+def test_verdict_is_truthy_and_silent_in_ipython(capsys):
+    verdict = ch02.check_output_size(output_size_right)
+    assert verdict and verdict.passed and "✓" in verdict.message
+    assert repr(verdict) == "Verdict(passed=True)"
+    assert verdict._ipython_display_() is None  # IPython shows nothing more than the printed line
+    wrong = ch02.check_output_size(output_size_one_side)
+    assert not wrong and "✗" in wrong.message
+    out = capsys.readouterr().out
+    assert verdict.message in out and wrong.message in out
+
+
 def test_right_answers_pass(capsys):
     assert ch02.check_conv_forward(conv_forward_right)
     assert ch02.check_output_size(output_size_right)
@@ -114,7 +125,7 @@ def test_right_answers_pass(capsys):
     ],
 )
 def test_conv_forward_rejects(fn, words, capsys):
-    assert ch02.check_conv_forward(fn) is False
+    assert ch02.check_conv_forward(fn).passed is False
     assert words in capsys.readouterr().out
 
 
@@ -123,12 +134,12 @@ def test_conv_forward_rejects(fn, words, capsys):
     [
         (output_size_no_floor, "floor"),
         (output_size_one_side, "both sides"),
-        (output_size_float, "not ints"),
+        (output_size_float, "should be an int"),
         (stub, "not attempted yet"),
     ],
 )
 def test_output_size_rejects(fn, words, capsys):
-    assert ch02.check_output_size(fn) is False
+    assert ch02.check_output_size(fn).passed is False
     assert words in capsys.readouterr().out
 
 
@@ -137,5 +148,5 @@ def test_output_size_rejects(fn, words, capsys):
     [(conv_matrix_transposed, "transpose"), (conv_matrix_flipped, "rotated by 180°"), (stub, "not attempted")],
 )
 def test_conv_matrix_rejects(fn, words, capsys):
-    assert ch02.check_conv_matrix(fn) is False
+    assert ch02.check_conv_matrix(fn).passed is False
     assert words in capsys.readouterr().out

@@ -105,7 +105,7 @@ def test_right_answers_pass(capsys):
     ],
 )
 def test_conv_backward_rejects(fn, words, capsys):
-    assert ch03.check_conv_backward(fn) is False
+    assert ch03.check_conv_backward(fn).passed is False
     assert words in capsys.readouterr().out
 
 
@@ -114,7 +114,7 @@ def test_conv_backward_rejects(fn, words, capsys):
     [(seed001_asker, "question's formula"), (seed001_dw2_wrong, "dC_dw2 is off"), (stub, "not attempted")],
 )
 def test_seed001_rejects(fn, words, capsys):
-    assert ch03.check_seed001(fn) is False
+    assert ch03.check_seed001(fn).passed is False
     assert words in capsys.readouterr().out
 
 
@@ -123,7 +123,7 @@ def test_seed001_rejects(fn, words, capsys):
     [(conv_dW_first_image, "sum over the images"), (conv_dW_mean, "do not average"), (stub, "not attempted")],
 )
 def test_conv_dW_rejects(fn, words, capsys):
-    assert ch03.check_conv_dW(fn) is False
+    assert ch03.check_conv_dW(fn).passed is False
     assert words in capsys.readouterr().out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Case", "run_cases", "compare"]
+__all__ = ["Case", "Verdict", "run_cases", "compare"]
 
 RTOL = 1e-7
 ATOL = 1e-9
@@ -24,7 +24,9 @@ class Case:
     """One test case: ``fn(*args)`` should equal ``expected``.
 
     ``expected`` is an array, a number, or a tuple of them (then ``names`` labels
-    each part, e.g. ``("dX", "dW", "db")``). ``hints`` maps a description to a wrong
+    each part, e.g. ``("dX", "dW", "db")``). ``require(answer)`` may return a
+    sentence describing a problem the numbers alone do not show (e.g. a float
+    where an int is wanted). ``hints`` maps a description to a wrong
     answer that a typical mistake produces, e.g. ``{"kernel flipped": Z_flipped}``:
     when the reader's answer matches one, the verdict says so.
     """
@@ -34,6 +36,37 @@ class Case:
     expected: object
     names: Sequence[str] | None = None
     hints: dict = field(default_factory=dict)
+    require: Callable[[object], str | None] | None = None  # extra check of the answer: a problem or None
+
+
+class Verdict:
+    """What a checker returns: truthy when every case passed.
+
+    The verdict has already been printed, so a notebook cell ending in
+    ``check(my_function)`` shows nothing more (no ``True``/``False`` echo, with or
+    without a trailing semicolon); ``bool(verdict)`` and ``verdict.message`` are there
+    for code that wants the result.
+    """
+
+    __slots__ = ("passed", "message")
+
+    def __init__(self, passed: bool, message: str):
+        self.passed = bool(passed)
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:  # IPython: the message is already printed
+        pass
+
+
+def _verdict(passed: bool, message: str) -> Verdict:
+    print(message)
+    return Verdict(passed, message)
 
 
 def _describe(x) -> str:
@@ -44,7 +77,7 @@ def _describe(x) -> str:
     return f"{type(x).__name__} {x!r}"[:80]
 
 
-def compare(answer, expected, name: str = "answer") -> str | None:
+def compare(answer, expected, name: str = "your answer") -> str | None:
     """None when ``answer`` matches ``expected`` (to rtol 1e-7), else a sentence saying how it differs."""
     exp = np.asarray(expected, dtype=np.float64)
     try:
@@ -73,7 +106,7 @@ def compare(answer, expected, name: str = "answer") -> str | None:
 def _split(answer, expected, names):
     """Pair up the parts of a tuple answer with the expected parts; a message if that is impossible."""
     if names is None:
-        return [("answer", answer, expected)], None
+        return [("your answer", answer, expected)], None
     if not isinstance(answer, tuple | list):
         return None, f"expected a tuple ({', '.join(names)}), got {_describe(answer)}"
     if len(answer) != len(names):
@@ -81,44 +114,44 @@ def _split(answer, expected, names):
     return list(zip(names, answer, expected)), None
 
 
-def run_cases(title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str = "") -> bool:
-    """Run ``fn`` on every case; print the verdict; return True when all pass.
+def run_cases(title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str = "") -> Verdict:
+    """Run ``fn`` on every case; print the verdict; return a :class:`Verdict` (truthy when all pass).
 
     ``fn`` returning None on the first case counts as "not attempted yet".
     """
     if not callable(fn):
-        print(f"{title}: pass your function itself (e.g. check(my_function)), got {_describe(fn)}.")
-        return False
+        return _verdict(False, f"{title}: pass your function itself (e.g. check(my_function)), got {_describe(fn)}.")
     for k, case in enumerate(cases, start=1):
         args = copy.deepcopy(case.args)  # the reader's function may modify what it is given
         try:
             answer = fn(*args)
         except Exception as exc:  # report the reader's error, never re-raise
-            print(f"{title}: ✗ case {k} ({case.label}): your function raised {type(exc).__name__}: {exc}")
-            return False
+            return _verdict(
+                False, f"{title}: ✗ case {k} ({case.label}): your function raised {type(exc).__name__}: {exc}"
+            )
+        failed = f"{title}: ✗ case {k} ({case.label}): "
         if answer is None:
             if k == 1:
-                print(f"{title}: not attempted yet — your function returned None. {stub_hint}".rstrip())
-            else:
-                print(f"{title}: ✗ case {k} ({case.label}): your function returned None")
-            return False
+                return _verdict(
+                    False, f"{title}: not attempted yet — your function returned None. {stub_hint}".rstrip()
+                )
+            return _verdict(False, failed + "your function returned None")
         if any(
             isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True)
             for a, b in zip(args, case.args)
             if isinstance(b, np.ndarray) and a.shape == b.shape
         ):
-            print(f"{title}: ✗ case {k} ({case.label}): your function modified its input arrays; work on copies")
-            return False
+            return _verdict(False, failed + "your function modified its input arrays; work on copies")
         parts, msg = _split(answer, case.expected, case.names)
         if msg is None:
             problems = [m for name, got, exp in parts if (m := compare(got, exp, name)) is not None]
             msg = "; ".join(problems) if problems else None
         if msg is not None:
             hint = _match_hint(answer, case)
-            print(f"{title}: ✗ case {k} ({case.label}): {msg}" + (f"\n  Hint: {hint}" if hint else ""))
-            return False
-    print(f"{title}: ✓ all {len(cases)} cases passed.")
-    return True
+            return _verdict(False, failed + msg + (f"\n  Hint: {hint}" if hint else ""))
+        if case.require is not None and (msg := case.require(answer)) is not None:
+            return _verdict(False, failed + msg)
+    return _verdict(True, f"{title}: ✓ all {len(cases)} cases passed.")
 
 
 def _match_hint(answer, case: Case) -> str | None:

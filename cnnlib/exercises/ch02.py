@@ -15,7 +15,7 @@ import numpy as np
 
 from ..conv import conv2d_forward
 from ..convmatrix import conv2d_as_matrix
-from ._checking import Case, run_cases
+from ._checking import Case, Verdict, run_cases
 
 __all__ = ["check_conv_forward", "check_output_size", "check_conv_matrix"]
 
@@ -29,11 +29,11 @@ def _z(X, W, b):
     return conv2d_forward(X[None], W, b)[0][0]
 
 
-def check_conv_forward(my_conv_forward) -> bool:
+def check_conv_forward(my_conv_forward) -> Verdict:
     """Exercise 2.1. ``my_conv_forward(X, W, b) -> Z`` for one image, stride 1, no padding.
 
     X (C, H, W), W (F, C, KH, KW), b (F,)  ->  Z (F, H-KH+1, W-KW+1), with
-    ``Z[f, u, v] = sum_{c,i,j} W[f, c, i, j] * X[c, u+i, v+j] + b[f]`` (notebook 02, eq. 2.4).
+    ``Z[f, u, v] = sum_{c,i,j} W[f, c, i, j] * X[c, u+i, v+j] + b[f]`` (notebook 02, eq. 2.3).
     """
     rng = _rng()
     specs = [
@@ -63,8 +63,8 @@ def check_conv_forward(my_conv_forward) -> bool:
     )
 
 
-def check_output_size(my_output_size) -> bool:
-    """Exercise 2.2. ``my_output_size(H, K, P, S) -> int``: ``floor((H + 2P - K) / S) + 1`` (notebook 02, eq. 2.2)."""
+def check_output_size(my_output_size) -> Verdict:
+    """Exercise 2.2. ``my_output_size(H, K, P, S) -> int``: ``floor((H + 2P - K) / S) + 1`` (notebook 02, eq. 2.4)."""
     grid = [
         (5, 2, 0, 1),  # seed 000: 5×5 input, 2×2 kernel -> 4
         (6, 3, 0, 1),  # seed 002: 6×6 input, 3×3 kernel -> 4
@@ -86,26 +86,26 @@ def check_output_size(my_output_size) -> bool:
             + 1,
             "the padding P is added on both sides, so the padded size is H + 2P": (H + P - K) // S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), expected, hints=hints))
-    ok = run_cases(
+        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), expected, hints=hints, require=_is_int))
+    return run_cases(
         "check_output_size",
         my_output_size,
         cases,
         stub_hint="Fill in my_output_size(H, K, P, S) so that it returns an int.",
     )
-    if ok:
-        bad = [c.label for c in cases if not isinstance(my_output_size(*c.args), int | np.integer)]
-        if bad:
-            print(f"check_output_size: ✗ the values are right but not ints (e.g. {bad[0]}): use // or int().")
-            return False
-    return ok
 
 
-def check_conv_matrix(my_conv_matrix) -> bool:
-    """Exercise 2.3. ``my_conv_matrix(W, H, Wd) -> M`` with ``vec(Z) = M @ vec(X)`` (notebook 02, eq. 2.5).
+def _is_int(answer):
+    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
+        return None
+    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
-    W (KH, KW) one kernel; X (H, Wd); M has shape ((H-KH+1)*(Wd-KW+1), H*Wd), rows and
-    columns in C (row-major) order: row ``u*Wo + v`` is output Z[u, v], column ``r*Wd + k``
+
+def check_conv_matrix(my_conv_matrix) -> Verdict:
+    """Exercise 2.3. ``my_conv_matrix(W, H, W_in) -> M`` with ``vec(Z) = M @ vec(X)`` (notebook 02, eq. 2.5).
+
+    W (KH, KW) one kernel; X (H, W_in); M has shape ((H-KH+1)*(W_in-KW+1), H*W_in), rows and
+    columns in C (row-major) order: row ``u*Wo + v`` is output Z[u, v], column ``r*W_in + k``
     is input X[r, k].
     """
     rng = _rng()
@@ -132,5 +132,5 @@ def check_conv_matrix(my_conv_matrix) -> bool:
         "check_conv_matrix",
         my_conv_matrix,
         cases,
-        stub_hint="Fill in my_conv_matrix(W, H, Wd) so that it returns the ((H-KH+1)*(Wd-KW+1), H*Wd) matrix.",
+        stub_hint="Fill in my_conv_matrix(W, H, W_in) so that it returns the ((H-KH+1)*(W_in-KW+1), H*W_in) matrix.",
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward
-from ._checking import Case, run_cases
+from ._checking import Case, Verdict, run_cases
 
 __all__ = ["check_conv_backward", "check_seed001", "check_conv_dW", "seed001_forward"]
 
@@ -37,7 +37,7 @@ def _dW_convolved(X, dZ):
     return Zc[0, 0]
 
 
-def check_conv_backward(my_conv_backward) -> bool:
+def check_conv_backward(my_conv_backward) -> Verdict:
     """Exercise 3.1. ``my_conv_backward(X, W, dZ) -> (dX, dW, db)`` for one channel, one filter.
 
     Forward: ``Z[u, v] = sum_{i,j} W[i, j] * X[u+i, v+j] + b`` (stride 1, no padding).
@@ -100,7 +100,7 @@ def _asker_dw1(i, w1, w2, y):
     return touched * w2.sum() * e
 
 
-def check_seed001(my_seed001_grads) -> bool:
+def check_seed001(my_seed001_grads) -> Verdict:
     """Exercise 3.2. ``my_seed001_grads(i, w1, w2, y) -> (dC_dw1, dC_dw2)``, both (2, 2).
 
     Seed 001's network: i (3, 3) ⋆ w1 (2, 2) = o1 (2, 2); o1 ⋆ w2 (2, 2) = o2 (a number);
@@ -131,7 +131,7 @@ def check_seed001(my_seed001_grads) -> bool:
     )
 
 
-def check_conv_dW(my_conv_dW) -> bool:
+def check_conv_dW(my_conv_dW) -> Verdict:
     """Exercise 3.3. ``my_conv_dW(X, dZ) -> dW`` for a batch, several channels and filters.
 
     X (N, C, H, W), dZ (N, F, Ho, Wo) with stride 1 and no padding, so the kernel is
