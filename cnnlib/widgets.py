@@ -1142,7 +1142,7 @@ class ConvBackwardExplorer(Explorer):
         )
         self.H, self.Wd = X.shape
         self.KH, self.KW = W.shape
-        self.max_pad, self.max_stride, self.max_dil = 2, 3, 2
+        self.max_pad, self.max_stride, self.max_dil = 2, 3, 3
         stride = _check_int(fn, "stride", stride, 1, self.max_stride)
         padding = _check_int(fn, "padding", padding, 0, self.max_pad)
         dilation = _check_int(fn, "dilation", dilation, 1, self.max_dil)
