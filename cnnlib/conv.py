@@ -283,19 +283,64 @@ def _col2im_add(dXp, cols6, S, D, Ho, Wo):
             dXp[:, :, r0 : r0 + S[0] * (Ho - 1) + 1 : S[0], c0 : c0 + S[1] * (Wo - 1) + 1 : S[1]] += cols6[:, :, i, j]
 
 
-# images per block: keeps the column buffer near cache size
-_BLOCK_ELEMS = 1 << 20
+# Images per block: the column buffer of one block, (nb, C*KH*KW, H_out*W_out), is kept
+# near the size of a core's L2 cache, so that it is still cached when the matrix products
+# read it. Smaller blocks mean more (smaller) matrix products; larger ones spill to memory.
+_BLOCK_BYTES = 1 << 21
 
 
-def _block(N: int, per_image: int) -> int:
-    return max(1, min(N, _BLOCK_ELEMS // max(per_image, 1)))
+def _block(N: int, bytes_per_image: int) -> int:
+    """How many images go into one block of the fast path (at least 1, at most N)."""
+    return max(1, min(N, _BLOCK_BYTES // max(bytes_per_image, 1)))
+
+
+def _offset_plan(H: int, Wd: int, KH: int, KW: int, S, P, D, Ho: int, Wo: int):
+    """For each kernel offset (i, j): which output cells read a real (unpadded) input cell.
+
+    Returns a list of ``(i, j, out_rows, out_cols, in_rows, in_cols)`` slices such that
+    ``cols6[:, :, i, j, out_rows, out_cols]`` and ``X[:, :, in_rows, in_cols]`` are the same
+    cells; every other entry of ``cols6[:, :, i, j]`` reads padding (zero). Offsets that
+    only ever read padding are left out.
+    """
+
+    def axis(size, n_out, start, step):
+        # output cells u with 0 <= u*step + start < size, as a slice of u and one of the input
+        lo = max(0, -(start // step))  # first u with u*step + start >= 0
+        hi = min(n_out - 1, (size - 1 - start) // step) if size - 1 - start >= 0 else -1
+        if hi < lo:
+            return None
+        first = lo * step + start
+        return slice(lo, hi + 1), slice(first, first + step * (hi - lo) + 1, step)
+
+    plan = []
+    for i in range(KH):
+        rows = axis(H, Ho, i * D[0] - P[0], S[0])
+        if rows is None:
+            continue
+        for j in range(KW):
+            cols = axis(Wd, Wo, j * D[1] - P[1], S[1])
+            if cols is not None:
+                plan.append((i, j, rows[0], cols[0], rows[1], cols[1]))
+    return plan
+
+
+def _fill_cols(cols6, Xblock, plan) -> None:
+    """im2col for one block, straight from the unpadded input (notebook 10, eq. 10.1).
+
+    cols6 (m, C, KH, KW, H_out, W_out) must already hold zeros wherever a window reads
+    padding; only the cells named by ``plan`` are written (converting the dtype if needed).
+    """
+    for i, j, out_r, out_c, in_r, in_c in plan:
+        cols6[:, :, i, j, out_r, out_c] = Xblock[:, :, in_r, in_c]
 
 
 def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     """Convolution forward pass, fast: im2col + one matrix product per image (notebook 10, eq. 10.2).
 
     ``Z[n] = W2 @ cols[n] + b`` with ``W2 = W.reshape(F, C*KH*KW)`` and ``cols = im2col(X)``;
-    the same numbers as ``conv2d_forward_naive`` (seed 003 §2.1).
+    the same numbers as ``conv2d_forward_naive`` (seed 003 §2.1). The column matrices are
+    built a few images at a time in one reused buffer (never for the whole batch at once),
+    and padding is never materialised: the buffer's padding cells are zero once and stay so.
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out),
     ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1``. stride, padding, dilation: int or (h, w).
@@ -304,20 +349,22 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     fn = "conv2d_forward"
     X, W, b, S, P, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
     N, F, Ho, Wo = out_shape
-    _, C, KH, KW = W.shape
-    CK = C * KH * KW
-    Xp = _pad(X, P, dtype) if (P != (0, 0) or X.dtype != dtype) else X  # (N, C, Hp, Wp)
-    win = _windows(Xp, KH, KW, S, D, Ho, Wo)  # (N, C, KH, KW, Ho, Wo) view
+    _, C, H, Wd = X.shape
+    _, _, KH, KW = W.shape
+    CK, L = C * KH * KW, Ho * Wo
+    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
     W2 = W.reshape(F, CK).astype(dtype, copy=False)  # (F, CK)
-    Z = np.empty((N, F, Ho * Wo), dtype=dtype)  # (N, F, Ho*Wo)
-    nb = _block(N, CK * Ho * Wo)
-    buf = np.empty((nb, C, KH, KW, Ho, Wo), dtype=dtype)
+    b_col = b.astype(dtype, copy=False).reshape(F, 1)  # (F, 1)
+    Z = np.empty((N, F, L), dtype=dtype)  # (N, F, Ho*Wo)
+    nb = _block(N, CK * L * dtype.itemsize)
+    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), reused for every block
+    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)  # the same memory, one axis per index
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
-        cols = buf[: n1 - n0]
-        np.copyto(cols, win[n0:n1])  # im2col for this block
-        np.matmul(W2, cols.reshape(n1 - n0, CK, Ho * Wo), out=Z[n0:n1])  # (nb, F, Ho*Wo)
-    Z += b.astype(dtype, copy=False)[None, :, None]
+        m = n1 - n0
+        _fill_cols(cols6[:m], X[n0:n1], plan)  # im2col for this block
+        Zb = np.matmul(W2, cols[:m], out=Z[n0:n1])  # (m, F, Ho*Wo)
+        Zb += b_col  # while the block is still in cache
     return Z.reshape(out_shape), ConvCache(X, W, b, S, P, D, out_shape)
 
 
@@ -327,6 +374,9 @@ def conv2d_backward(dZ, cache):
     * ``db = dZ.sum over (n, u, v)``                              — eq. (1)
     * ``dW = sum_n dZ[n] @ cols[n].T``  (cross-correlation of X with dZ)   — eq. (2)
     * ``dX = col2im(W2.T @ dZ[n])``     (full convolution of dZ with the flipped W) — eq. (3)
+
+    The columns are rebuilt block by block (as in the forward pass) rather than stored in
+    the cache, so memory stays at a few images' worth of columns.
 
     Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
     """
@@ -338,27 +388,32 @@ def conv2d_backward(dZ, cache):
     N, F, Ho, Wo = cache.out_shape
     _, C, H, Wd = X.shape
     _, _, KH, KW = W.shape
-    CK = C * KH * KW
+    Hp, Wp = H + 2 * P[0], Wd + 2 * P[1]
+    CK, L = C * KH * KW, Ho * Wo
     dtype = np.result_type(dZ.dtype, X.dtype, W.dtype, cache.b.dtype)
-    dZ3 = dZ.reshape(N, F, Ho * Wo).astype(dtype, copy=False)  # (N, F, Ho*Wo)
-    db = dZ3.sum(axis=(0, 2))  # (F,)
-    Xp = _pad(X, P, dtype) if (P != (0, 0) or X.dtype != dtype) else X  # (N, C, Hp, Wp)
-    win = _windows(Xp, KH, KW, S, D, Ho, Wo)  # (N, C, KH, KW, Ho, Wo) view
-    W2 = W.reshape(F, CK).astype(dtype, copy=False)  # (F, CK)
+    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
+    dZ3 = dZ.reshape(N, F, L).astype(dtype, copy=False)  # (N, F, Ho*Wo)
+    db = dZ3.sum(axis=(0, 2))  # (F,)            eq. (1)
+    W2T = np.ascontiguousarray(W.reshape(F, CK).T, dtype=dtype)  # (CK, F)
     dW2 = np.zeros((F, CK), dtype=dtype)  # (F, CK)
-    dXp = np.zeros((N, C, Xp.shape[2], Xp.shape[3]), dtype=dtype)  # (N, C, Hp, Wp)
-    nb = _block(N, CK * Ho * Wo)
-    buf = np.empty((nb, C, KH, KW, Ho, Wo), dtype=dtype)
-    dbuf = np.empty((nb, CK, Ho * Wo), dtype=dtype)
+    dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
+    nb = _block(N, CK * L * dtype.itemsize)
+    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), padding cells stay zero
+    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)
+    dcols = np.empty((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo)
+    dW_part = np.empty((nb, F, CK), dtype=dtype)  # (nb, F, CK)
+    dXp = np.empty((nb, C, Hp, Wp), dtype=dtype)  # (nb, C, Hp, Wp), padded input gradient of a block
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         m = n1 - n0
-        cols = buf[:m]
-        np.copyto(cols, win[n0:n1])  # (m, C, KH, KW, Ho, Wo)
-        cols3 = cols.reshape(m, CK, Ho * Wo)
-        # dW += sum over images and positions: (F, m*HoWo) @ (m*HoWo, CK)
-        dW2 += np.einsum("nfp,nkp->fk", dZ3[n0:n1], cols3, optimize=True)
-        dcols = np.matmul(W2.T, dZ3[n0:n1], out=dbuf[:m])  # (m, CK, Ho*Wo)
-        _col2im_add(dXp[n0:n1], dcols.reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
-    dX = np.ascontiguousarray(dXp[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd])  # (N, C, H, W)
+        _fill_cols(cols6[:m], X[n0:n1], plan)  # (m, CK, Ho*Wo)
+        # eq. (2): dW += dZ[n] @ cols[n].T for every image of the block
+        np.matmul(dZ3[n0:n1], cols[:m].transpose(0, 2, 1), out=dW_part[:m])  # (m, F, CK)
+        dW2 += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
+        # eq. (3): columns of the input gradient, then scattered back onto the (padded) input
+        np.matmul(W2T, dZ3[n0:n1], out=dcols[:m])  # (m, CK, Ho*Wo)
+        dXb = dXp[:m]
+        dXb.fill(0.0)
+        _col2im_add(dXb, dcols[:m].reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
+        dX[n0:n1] = dXb[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd]  # crop the padding
     return dX, dW2.reshape(W.shape), db
