@@ -166,14 +166,14 @@ def _pad(A: np.ndarray, P: tuple[int, int], value: float, dtype=None) -> np.ndar
     return Ap
 
 
+def _span(start: int, step: int, count: int) -> slice:
+    """``start, start + step, ..., start + (count - 1)*step`` as a slice."""
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
 def _offset_slice(i: int, j: int, S, Ho: int, Wo: int):
     """Index that picks, for every output cell (u, v), the padded cell (u*S + i, v*S + j)."""
-    return (
-        slice(None),
-        slice(None),
-        slice(i, i + S[0] * (Ho - 1) + 1, S[0]),
-        slice(j, j + S[1] * (Wo - 1) + 1, S[1]),
-    )
+    return (slice(None), slice(None), _span(i, S[0], Ho), _span(j, S[1], Wo))
 
 
 def _offset_dtype(K) -> np.dtype:
@@ -253,11 +253,17 @@ def maxpool2d_backward_naive(dP, cache):
 def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
     """Max-pooling forward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.1).
 
-    ``P[n, c, u, v] = max_{i, j} Apad[n, c, u*S + i, v*S + j]`` computed as a running
-    maximum over the KH*KW strided slices ``Apad[:, :, i::S, j::S]`` (one per window
-    offset). Only a strictly larger value replaces the running best, so on a tie the first
-    maximum in row-major order (smallest i, then j) wins — PyTorch's rule. Padding is -inf
-    and never wins.
+    ``P[n, c, u, v] = max_{i, j} Apad[n, c, u*S + i, v*S + j]``, using that a maximum over
+    a rectangle is a maximum over rows of maxima over columns:
+
+    1. across: ``M[.., r, v] = max_j Apad[.., r, v*S + j]`` for every padded row r, a running
+       maximum over the KW strided column slices ``Apad[:, :, :, j::S]``;
+    2. down: ``P[.., u, v] = max_i M[.., u*S + i, v]``, a running maximum over KH row slices.
+
+    Each step replaces the running best only by a strictly larger value, so the first
+    maximum wins: the first column within a row, then the first row. Together that is the
+    first maximum in row-major order (smallest i, then smallest j) — PyTorch's rule for
+    ties. Padding is -inf and never wins.
 
     Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2P - KH)/S) + 1``.
     size, stride, padding: int or (h, w); ``stride=None`` means stride = size; padding at
@@ -269,21 +275,39 @@ def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
     A, K, S, Pd, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = _pad(A, Pd, -np.inf) if Pd != (0, 0) else A  # (N, C, Hp, Wp)
-    P = Ap[_offset_slice(0, 0, S, Ho, Wo)].copy()  # (N, C, Ho, Wo), offset (0, 0) to start
-    offset = np.zeros(out_shape, dtype=_offset_dtype(K))  # (N, C, Ho, Wo)
-    better = np.empty(out_shape, dtype=bool)  # (N, C, Ho, Wo)
-    step = np.empty(out_shape, dtype=offset.dtype)  # (N, C, Ho, Wo)
-    window_ij = np.empty(out_shape, dtype=P.dtype)  # (N, C, Ho, Wo)
-    for i in range(K[0]):
-        for j in range(K[1]):
-            if i == 0 and j == 0:
-                continue
+    rows = S[0] * (Ho - 1) + K[0]  # padded rows that some window reads
+    across_shape = (N, C, rows, Wo)
+    odtype = _offset_dtype(K)
+
+    # 1. across: best over the KW columns of every window row; j_best is the winning column j
+    M = Ap[:, :, :rows, _span(0, S[1], Wo)].copy()  # (N, C, rows, Wo), column j = 0 to start
+    j_best = np.zeros(across_shape, dtype=odtype)  # (N, C, rows, Wo)
+    if K[1] > 1:
+        column = np.empty(across_shape, dtype=M.dtype)  # (N, C, rows, Wo)
+        better = np.empty(across_shape, dtype=bool)
+        step = np.empty(across_shape, dtype=odtype)
+        for j in range(1, K[1]):
             # one strided read into a contiguous buffer, then fast contiguous comparisons
-            np.copyto(window_ij, Ap[_offset_slice(i, j, S, Ho, Wo)])
-            np.greater(window_ij, P, out=better)  # strictly greater: ties keep the earlier winner
-            np.maximum(P, window_ij, out=P)
-            # offset = where(better, i*KW + j, offset), as integer arithmetic (a masked copy is slower)
-            np.subtract(i * K[1] + j, offset, out=step)
+            np.copyto(column, Ap[:, :, :rows, _span(j, S[1], Wo)])
+            np.greater(column, M, out=better)  # strictly greater: ties keep the earlier column
+            np.maximum(M, column, out=M)
+            # j_best = where(better, j, j_best), as integer arithmetic (a masked copy is slower)
+            np.subtract(j, j_best, out=step)
+            step *= better
+            j_best += step
+
+    # 2. down: best over the KH rows of every window; the offset is i*KW + (that row's j_best)
+    P = M[:, :, _span(0, S[0], Ho)].copy()  # (N, C, Ho, Wo), row i = 0 to start
+    offset = j_best[:, :, _span(0, S[0], Ho)].copy()  # (N, C, Ho, Wo)
+    if K[0] > 1:
+        better = np.empty(out_shape, dtype=bool)
+        step = np.empty(out_shape, dtype=odtype)
+        for i in range(1, K[0]):
+            rows_i = (slice(None), slice(None), _span(i, S[0], Ho))
+            np.greater(M[rows_i], P, out=better)  # strictly greater: ties keep the earlier row
+            np.maximum(P, M[rows_i], out=P)
+            np.add(j_best[rows_i], i * K[1], out=step)  # offset = where(better, i*KW + j_best, offset)
+            step -= offset
             step *= better
             offset += step
     return P, MaxPoolCache(A, K, S, Pd, out_shape, offset)
