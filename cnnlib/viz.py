@@ -18,16 +18,16 @@ Conventions shared by every figure:
   (at most about 9.5 inches wide).
 
 Figures are created with ``matplotlib.pyplot`` so that a notebook shows them at
-the end of the cell (end the line with ``;`` or assign the result to avoid a
-second copy when the call is the cell's last expression). Call
-``plt.close(fig)`` when you are done with a figure outside a notebook, or build
-figures inside ``with viz.offscreen():`` to keep them out of pyplot entirely
-(useful for widgets that push PNG bytes made with ``render_png``).
+the end of the cell — exactly once, also when the call is the cell's last
+expression (see ``BookFigure``). Call ``plt.close(fig)`` when you are done with a
+figure outside a notebook, or build figures inside ``with viz.offscreen():`` to keep
+them out of pyplot entirely (for widgets that push PNG bytes made with
+``render_png``; ``freeze_layout`` makes re-rendering cheaper).
 
 Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
 ``conv_dX_route``, ``conv_dW_terms``, ``conv_dX_terms``, ``conv_matrix_figure``,
-``render_png``, ``offscreen``, ``format_number``.
+``render_png``, ``freeze_layout``, ``offscreen``, ``format_number``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib import patheffects
+from matplotlib._pylab_helpers import Gcf
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, FancyArrowPatch, Patch, Rectangle
 
@@ -69,6 +72,7 @@ __all__ = [
     "RouteSum",
     "conv_matrix_figure",
     "render_png",
+    "freeze_layout",
     "offscreen",
     "format_number",
     "SEQUENTIAL_CMAP",
@@ -91,11 +95,11 @@ ROUTE_COLORS = (
     "#7b3294",
     "#e7298a",
     "#b8860b",
-    "#000000",
     "#66a61e",
-    "#a6761d",
     "#17becf",
-    "#5e5e5e",
+    "#8c564b",
+    "#882255",
+    "#999933",
 )
 
 MAX_WIDTH = 9.5  # inches: a notebook column
@@ -137,24 +141,78 @@ def offscreen():
         _OFFSCREEN = previous
 
 
+def _shown_by_inline_backend(fig: Figure) -> bool:
+    """True when pyplot manages ``fig`` under the notebook's inline backend (it shows the figure at cell end)."""
+    if "inline" not in str(matplotlib.get_backend()).lower():
+        return False
+    return any(m.canvas.figure is fig for m in Gcf.get_all_fig_managers())
+
+
+def _display_png(fig: Figure) -> None:
+    from IPython.display import display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
+    display({"image/png": buf.getvalue(), "text/plain": f"<Figure size {fig.get_size_inches()} in>"}, raw=True)
+
+
+def _display_once(fig: Figure) -> None:
+    _display_png(fig)
+    if _shown_by_inline_backend(fig):
+        plt.close(fig)  # shown now: the inline backend must not show it again at the end of the cell
+
+
+class BookFigure(Figure):
+    """A ``Figure`` that a notebook shows exactly once.
+
+    With the inline backend, pyplot shows every new figure at the end of the cell, and
+    a figure returned as the cell's last expression would be shown a second time by
+    IPython. Displaying a ``BookFigure`` shows it as a PNG and releases it from pyplot,
+    so the end-of-cell pass skips it; the ``Figure`` object stays usable.
+    """
+
+    def _ipython_display_(self):
+        _display_once(self)
+
+
+class _BookAxes(Axes):
+    """The Axes ``heatmap`` creates: displays its figure (once), never ``<Axes: ...>`` text."""
+
+    name = "cnnlib_heatmap"
+
+    def _ipython_display_(self):
+        _display_once(self.figure)
+
+
 def _new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
     size = (float(min(max(width, 1.0), MAX_WIDTH + 0.5)), float(max(height, 0.8)))
     if _OFFSCREEN:
-        fig = Figure(figsize=size, layout=layout)
+        fig = BookFigure(figsize=size, layout=layout)
         FigureCanvasAgg(fig)
     else:
-        fig = plt.figure(figsize=size, layout=layout)
+        fig = plt.figure(figsize=size, layout=layout, FigureClass=BookFigure)
     fig.patch.set_facecolor("white")
     fig.patch.set_alpha(1.0)
     return fig
 
 
 def _styled(func):
-    """Run a public drawing function under the book's rc settings (restored afterwards)."""
+    """Run a public drawing function under the book's rc settings (restored afterwards).
+
+    If the function fails half-way, the figures it had already created are closed, so a
+    bad argument never leaves a stray figure behind.
+    """
 
     def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(_RC):
-            return func(*args, **kwargs)
+        before = {id(m.canvas.figure) for m in Gcf.get_all_fig_managers()}
+        try:
+            with matplotlib.rc_context(_RC):
+                return func(*args, **kwargs)
+        except Exception:
+            for m in Gcf.get_all_fig_managers():
+                if id(m.canvas.figure) not in before:
+                    plt.close(m.canvas.figure)
+            raise
 
     wrapper.__name__ = func.__name__
     wrapper.__qualname__ = func.__qualname__
@@ -173,6 +231,20 @@ def render_png(fig: Figure, *, dpi: float = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
+
+
+def freeze_layout(fig: Figure) -> Figure:
+    """Lay the figure out once, then keep every position fixed (for widgets).
+
+    Constrained layout re-measures every label on each draw; after ``freeze_layout``
+    redraws skip that pass, which roughly halves the time to re-render a figure whose
+    numbers change but whose labels keep their size. Returns ``fig``.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"freeze_layout: fig must be a matplotlib Figure, got {type(fig).__name__}")
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    return fig
 
 
 # --------------------------------------------------------------------------- numbers
@@ -335,6 +407,8 @@ def _norm(values: np.ndarray, diverging, vmin, vmax) -> tuple[mcolors.Normalize,
         if a == 0:
             a = 1.0
         return mcolors.Normalize(-a, a), True
+    if vmin is None and 0 <= lo <= 0.5 * hi:
+        lo = 0.0  # activations and pixel values: 0 is white
     lo = float(vmin) if vmin is not None else lo
     hi = float(vmax) if vmax is not None else hi
     if hi <= lo:
@@ -441,6 +515,14 @@ def _draw_overlays(state: _HeatmapState, ax, highlight, rects, cell_in: float):
         state.overlays.append(_outline(ax, r0, c0, h, w, color, lw, inset=0.03, gid="cnnlib-rect"))
 
 
+def _cell_grid(ax, h: int, w: int, lw: float):
+    """Thin lines between the cells: one LineCollection (cheaper to draw than minor-tick grid lines)."""
+    segs = [((x, -0.5), (x, h - 0.5)) for x in np.arange(0.5, w - 0.5)]
+    segs += [((-0.5, y), (w - 0.5, y)) for y in np.arange(0.5, h - 0.5)]
+    if segs:
+        ax.add_collection(LineCollection(segs, colors=_GRID, linewidths=lw, zorder=2, gid="cnnlib-grid"), autolim=False)
+
+
 def _draw_heatmap(
     fn: str,
     ax,
@@ -475,12 +557,7 @@ def _draw_heatmap(
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     # cell grid
-    ax.set_xticks(np.arange(-0.5, w, 1.0), minor=True)
-    ax.set_yticks(np.arange(-0.5, h, 1.0), minor=True)
-    ax.grid(which="minor", color=_GRID, linewidth=0.6 if cell_in < 0.35 else 0.8)
-    ax.grid(which="major", visible=False)
-    ax.set_axisbelow(False)
-    ax.tick_params(which="minor", length=0, labelbottom=False, labeltop=False, labelleft=False)
+    _cell_grid(ax, h, w, 0.6 if cell_in < 0.35 else 0.8)
     tick_fs = float(np.clip(cell_in * 72 * 0.32, 6.0, 9.0))
     if ticks:
         xs, ys = _tick_positions(w), _tick_positions(h)
@@ -600,7 +677,7 @@ def heatmap(
         extra_w = 0.55 + (0.9 if colorbar else 0.0)
         extra_h = 0.45 + (0.3 if title else 0.0)
         fig = _new_figure(w * cell + extra_w, h * cell + extra_h)
-        ax = fig.add_subplot()
+        ax = fig.add_subplot(axes_class=_BookAxes)
     else:
         if not isinstance(ax, matplotlib.axes.Axes):
             raise TypeError(f"{fn}: ax must be a matplotlib Axes or None, got {type(ax).__name__}")
@@ -1335,7 +1412,7 @@ class RouteSum:
 
     ``terms``: list of ``(a_index, a_value, b_index, b_value)``; ``total``: cnnlib's value
     of the entry (from ``conv2d_backward``); ``equation``: the sum written out, with
-    terms whose δ is 0 left out (``omitted`` counts them).
+    zero products left out (``omitted`` counts them).
     """
 
     name: str
@@ -1362,15 +1439,17 @@ def _fits(fn, H, W, KH, KW, S, P, D):
     return Ho, Wo
 
 
-def _equation(lhs, terms, fa, fb, total_text, omitted, width_chars=110):
+def _equation(lhs, terms, fa, fb, total_text, omitted_delta, omitted_zero, zero_name, width_chars=110):
+    """``lhs = a·b + a·b + ... = total`` wrapped to ``width_chars``, with a note on the zero products left out."""
     parts = [f"{_paren(fa(a))}\u00b7{_paren(fb(b))}" for _, a, _, b in terms]
-    if not parts:
-        body = "0"
-    else:
-        body = " + ".join(parts)
-    text = f"{lhs} = {body} = {total_text}"
-    if omitted:
-        text += f"   ({omitted} term{'s' if omitted != 1 else ''} with \u03b4 = 0 left out)"
+    text = f"{lhs} = {' + '.join(parts)} = {total_text}" if parts else f"{lhs} = {total_text}"
+    notes = []
+    if omitted_delta:
+        notes.append(f"{omitted_delta} term{'s' if omitted_delta != 1 else ''} with \u03b4 = 0")
+    if omitted_zero:
+        notes.append(f"{omitted_zero} with {zero_name} = 0")
+    if notes:
+        text += f"   ({' and '.join(notes)} left out)"
     return "\n".join(textwrap.wrap(text, width=width_chars, subsequent_indent="      ", break_long_words=False))
 
 
@@ -1416,20 +1495,23 @@ def _dW_terms(fn, X, dZ, kernel_shape, index, stride, padding, dilation):
     _, cache = conv2d_forward(X3[None], np.zeros(ks, dtype), np.zeros(F, dtype), stride=S, padding=P, dilation=D)
     _, dW, _ = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)
     Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))  # (H+2P, W+2P)
-    terms, omitted = [], 0
+    terms, omitted, zero_x = [], 0, 0
     for u in range(Ho):
         for v in range(Wo):
             xr, xc = u * S[0] + i * D[0], v * S[1] + j * D[1]
-            d = float(dZ3[f, u, v])
+            d, xv = float(dZ3[f, u, v]), float(Xp[xr, xc])
             if d == 0:
                 omitted += 1
-                continue
-            terms.append(((xr - P[0], xc - P[1]), float(Xp[xr, xc]), (u, v), d))
+            elif xv == 0:
+                zero_x += 1
+            else:
+                terms.append(((xr - P[0], xc - P[1]), xv, (u, v), d))
     total = float(dW[idx])
     name = f"dW[{i},{j}]" if ks[:2] == (1, 1) else f"dW[{f},{c},{i},{j}]"
-    fa, fb, ft = _Formatter(fn, None, X3), _Formatter(fn, None, dZ3), _Formatter(fn, None, dW)
-    eq = _equation(name, terms, fa, fb, ft(total), omitted)
-    rs = RouteSum(name, terms, total, omitted, eq, "X", "\u03b4Z")
+    # format each factor as its panel shows it
+    fa, fb, ft = _Formatter(fn, None, X3[c]), _Formatter(fn, None, dZ3[f]), _Formatter(fn, None, dW[f, c])
+    eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_x, "X")
+    rs = RouteSum(name, terms, total, omitted + zero_x, eq, "X", "\u03b4Z")
     geometry = {"X3": X3, "dZ3": dZ3, "dW": dW, "idx": idx, "S": S, "P": P, "D": D, "Ho": Ho, "Wo": Wo}
     return rs, geometry
 
@@ -1481,7 +1563,7 @@ def _dX_terms(fn, W, dZ, input_shape, index, stride, padding, dilation):
     dtype = np.result_type(W4.dtype, dZ3.dtype)
     _, cache = conv2d_forward(np.zeros((1, *shp), dtype), W4, np.zeros(F, dtype), stride=S, padding=P, dilation=D)
     dX, _, _ = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)
-    terms, omitted = [], 0
+    terms, omitted, zero_w = [], 0, 0
     for f in range(F):
         for i in range(KH):
             for j in range(KW):
@@ -1489,16 +1571,19 @@ def _dX_terms(fn, W, dZ, input_shape, index, stride, padding, dilation):
                 dv, rv = divmod(y + P[1] - j * D[1], S[1])
                 if ru or rv or not (0 <= du < Ho and 0 <= dv < Wo):
                     continue
-                d = float(dZ3[f, du, dv])
+                d, wv = float(dZ3[f, du, dv]), float(W4[f, c, i, j])
                 if d == 0:
                     omitted += 1
-                    continue
-                terms.append(((f, i, j), float(W4[f, c, i, j]), (f, du, dv), d))
+                elif wv == 0:
+                    zero_w += 1
+                else:
+                    terms.append(((f, i, j), wv, (f, du, dv), d))
     total = float(dX[0][idx])
     name = f"dX[{x},{y}]" if C == 1 else f"dX[{c},{x},{y}]"
-    fa, fb, ft = _Formatter(fn, None, W4), _Formatter(fn, None, dZ3), _Formatter(fn, None, dX)
-    eq = _equation(name, terms, fa, fb, ft(total), omitted)
-    rs = RouteSum(name, terms, total, omitted, eq, "W", "\u03b4Z")
+    # format each factor as its panel shows it (all filters' panels share one format)
+    fa, fb, ft = _Formatter(fn, None, W4[:, c]), _Formatter(fn, None, dZ3), _Formatter(fn, None, dX[0][c])
+    eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_w, "W")
+    rs = RouteSum(name, terms, total, omitted + zero_w, eq, "W", "\u03b4Z")
     geometry = {"W4": W4, "dZ3": dZ3, "dX": dX[0], "idx": idx, "S": S, "P": P, "D": D, "Ho": Ho, "Wo": Wo}
     return rs, geometry
 
@@ -1531,7 +1616,8 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     axs = fig.subplots(1, 3, width_ratios=[Wp, Wo, max(KW, 1.5)])
     ctag = "" if X3.shape[0] == 1 else f"[{c}]"
     ftag = "" if dZ3.shape[0] == 1 else f"[{f}]"
-    xtitle = f"X{ctag}" + (f", zero-padded by {P[0] if P[0] == P[1] else P}" if any(P) else "")
+    entry = rs.name[1:]  # "W[1,2]" or "W[f,c,i,j]"
+    xtitle = f"X{ctag}: the cells {entry} met" + (f" (padded by {P[0] if P[0] == P[1] else P})" if any(P) else "")
     stX = _draw_heatmap(fn, axs[0], Xp, title=xtitle, cell_in=cell, row_offset=-P[0], col_offset=-P[1])
     stZ = _draw_heatmap(fn, axs[1], dZ3[f], title=f"\u03b4Z{ftag}", diverging=True, cell_in=cell)
     stW = _draw_heatmap(
@@ -1546,16 +1632,17 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     r0, c0 = i * D[0], j * D[1]
     hspan, wspan = (Ho - 1) * S[0] + 1, (Wo - 1) * S[1] + 1
     stX.overlays.append(_outline(axs[0], r0, c0, hspan, wspan, _INK, lw, inset=-0.02, gid="cnnlib-rect"))
-    paired = len(rs.terms) <= 10
-    colors = _pair_colors(len(rs.terms))
-    for k, ((xr, xc), _, (u, v), _) in enumerate(rs.terms):
-        col = colors[k] if paired else ROUTE_COLORS[0]
-        stX.overlays.append(_outline(axs[0], xr + P[0], xc + P[1], 1, 1, col, lw, inset=0.1))
-        stZ.overlays.append(_outline(axs[1], u, v, 1, 1, col, lw, inset=0.1))
-    if S != (1, 1) or D != (1, 1):  # strided/dilated patch: mark the touched cells that met δ = 0 too
+    # few products: pair each X cell with its δ by colour; many: the patch outline says it all
+    if len(rs.terms) <= 10:
+        for k, ((xr, xc), _, (u, v), _) in enumerate(rs.terms):
+            col = ROUTE_COLORS[k % len(ROUTE_COLORS)]
+            stX.overlays.append(_outline(axs[0], xr + P[0], xc + P[1], 1, 1, col, lw, inset=0.1))
+            stZ.overlays.append(_outline(axs[1], u, v, 1, 1, col, lw, inset=0.1))
+    if S != (1, 1) or D != (1, 1):  # strided/dilated patch: mark the touched cells that are not paired
+        paired = {(t[0][0] + P[0], t[0][1] + P[1]) for t in rs.terms} if len(rs.terms) <= 10 else set()
         for u in range(Ho):
             for v in range(Wo):
-                if dZ3[f, u, v] == 0:
+                if (r0 + u * S[0], c0 + v * S[1]) not in paired:
                     stX.overlays.append(
                         _outline(
                             axs[0],
@@ -1571,7 +1658,7 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
                         )
                     )
     stW.overlays.append(_outline(axs[2], i, j, 1, 1, _INK, lw * 1.2, inset=0.04))
-    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
+    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
     fig._cnnlib_route = rs
     return fig
 
@@ -1604,6 +1691,10 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     for k, t in enumerate(rs.terms):
         by_filter.setdefault(t[0][0], []).append(k)
     colors = _pair_colors(len(rs.terms))
+    # one colour scale and number format for all filters' kernels, and one for all their δ maps
+    w_lo, w_hi, w_div = _shared_norm_limits(W4[:, c], None)
+    d_lo, d_hi, _ = _shared_norm_limits(dZ3, True)
+    w_fmt, d_fmt = _Decimals(_auto_decimals(W4[:, c])), _Decimals(_auto_decimals(dZ3))
     for f in range(F):
         Wflip = W4[f, c, ::-1, ::-1]
         tag = "" if (F, C) == (1, 1) else f"[{f},{c}]"
@@ -1613,6 +1704,10 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             Wflip,
             title=f"W{tag} rotated 180\u00b0",
             cell_in=cell,
+            vmin=w_lo,
+            vmax=w_hi,
+            diverging=w_div,
+            fmt=w_fmt,
             row_ticklabels=[str(KH - 1 - t) for t in _tick_positions(KH)],
             col_ticklabels=[str(KW - 1 - t) for t in _tick_positions(KW)],
         )
@@ -1620,7 +1715,20 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
         G[eh : eh + (Ho - 1) * S[0] + 1 : S[0], ew : ew + (Wo - 1) * S[1] + 1 : S[1]] = dZ3[f]
         fulltitle = f"\u03b4Z{'' if F == 1 else f'[{f}]'}" + (", dilated by the stride" if S != (1, 1) else "")
         fulltitle += ", zero-padded"
-        stG = _draw_heatmap(fn, axs[f, 1], G, title=fulltitle, diverging=True, cell_in=cell, ticks=False)
+        stG = _draw_heatmap(
+            fn,
+            axs[f, 1],
+            G,
+            title=fulltitle,
+            diverging=True,
+            vmin=d_lo,
+            vmax=d_hi,
+            fmt=d_fmt,
+            cell_in=cell,
+            ticks=S == (1, 1),  # with stride 1 the padded map keeps δZ's indices (negative in the padding)
+            row_offset=-eh,
+            col_offset=-ew,
+        )
         # the region holding the real δZ entries
         stG.overlays.append(
             _outline(
@@ -1649,7 +1757,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             stX.overlays.append(_outline(axs[0, 2], x, y, 1, 1, _INK, lw * 1.2, inset=0.04))
         else:
             axs[f, 2].set_axis_off()
-    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
+    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
     fig._cnnlib_route = rs
     return fig
 
@@ -1705,10 +1813,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         ax.imshow(rgb, interpolation="nearest", aspect="equal")
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
-        ax.set_xticks(np.arange(-0.5, w, 1.0), minor=True)
-        ax.set_yticks(np.arange(-0.5, h, 1.0), minor=True)
-        ax.grid(which="minor", color=_GRID, linewidth=0.6)
-        ax.tick_params(which="minor", length=0)
+        _cell_grid(ax, h, w, 0.6)
         for spine in ax.spines.values():
             spine.set_edgecolor(_MUTED)
     fmt = _Formatter(fn, None, W2)
