@@ -441,9 +441,10 @@ def avgpool2d_backward_naive(dP, cache):
 def avgpool2d_forward(A, *, size=2, stride=None, padding=0):
     """Average-pooling forward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.3).
 
-    ``P = 1/(KH*KW) * sum_{i, j} Apad[:, :, i::S, j::S]`` — one strided slice per window
-    offset. Zero padding is counted in the average (``count_include_pad=True``, PyTorch's
-    default): every window is divided by KH*KW.
+    ``P = 1/(KH*KW) * sum_{i, j} Apad[:, :, i::S, j::S]``, summed in two separable steps like
+    ``maxpool2d_forward``: across the KW columns of every padded row (strided column
+    slices), then down the KH rows of every window. Zero padding is counted in the average
+    (``count_include_pad=True``, PyTorch's default): every window is divided by KH*KW.
 
     Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2P - KH)/S) + 1``.
     size, stride, padding: int or (h, w); ``stride=None`` means stride = size; padding at
@@ -453,11 +454,13 @@ def avgpool2d_forward(A, *, size=2, stride=None, padding=0):
     A, K, S, Pd, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = _pad(A, Pd, 0.0) if Pd != (0, 0) else A  # (N, C, Hp, Wp)
-    P = Ap[_offset_slice(0, 0, S, Ho, Wo)].copy()  # (N, C, Ho, Wo)
-    for i in range(K[0]):
-        for j in range(K[1]):
-            if i or j:
-                P += Ap[_offset_slice(i, j, S, Ho, Wo)]
+    rows = S[0] * (Ho - 1) + K[0]  # padded rows that some window reads
+    M = Ap[:, :, :rows, _span(0, S[1], Wo)].copy()  # (N, C, rows, Wo): row sums across each window
+    for j in range(1, K[1]):
+        M += Ap[:, :, :rows, _span(j, S[1], Wo)]
+    P = M[:, :, _span(0, S[0], Ho)].copy()  # (N, C, Ho, Wo): then down each window
+    for i in range(1, K[0]):
+        P += M[:, :, _span(i, S[0], Ho)]
     P *= P.dtype.type(1.0 / (K[0] * K[1]))
     return P, AvgPoolCache(A.shape, A.dtype, K, S, Pd, out_shape)
 
@@ -465,8 +468,9 @@ def avgpool2d_forward(A, *, size=2, stride=None, padding=0):
 def avgpool2d_backward(dP, cache):
     """Average-pooling backward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.4).
 
-    ``dApad[:, :, i::S, j::S] += dP / (KH*KW)`` for each window offset (i, j); overlapping
-    windows accumulate; the padding is cropped away.
+    ``dApad[:, :, i::S, j::S] += dP / (KH*KW)`` for every window offset (i, j), done as the
+    forward's two steps in reverse: spread each share up the KH rows of its window, then
+    across the KW columns. Overlapping windows accumulate; the padding is cropped away.
 
     Shapes: dP (N, C, H_out, W_out) -> dA (N, C, H, W).
     """
@@ -478,10 +482,13 @@ def avgpool2d_backward(dP, cache):
     _, _, H, W = cache.in_shape
     dtype = np.result_type(dP.dtype, cache.dtype)
     share = dP.astype(dtype) * dtype.type(1.0 / (K[0] * K[1]))  # (N, C, Ho, Wo)
-    dAp = np.zeros((N, C, H + 2 * Pd[0], W + 2 * Pd[1]), dtype=dtype)  # (N, C, Hp, Wp)
+    rows = S[0] * (Ho - 1) + K[0]
+    dM = np.zeros((N, C, rows, Wo), dtype=dtype)  # (N, C, rows, Wo)
     for i in range(K[0]):
-        for j in range(K[1]):
-            dAp[_offset_slice(i, j, S, Ho, Wo)] += share
+        dM[:, :, _span(i, S[0], Ho)] += share
+    dAp = np.zeros((N, C, H + 2 * Pd[0], W + 2 * Pd[1]), dtype=dtype)  # (N, C, Hp, Wp)
+    for j in range(K[1]):
+        dAp[:, :, :rows, _span(j, S[1], Wo)] += dM
     if Pd == (0, 0):
         return dAp
     return np.ascontiguousarray(dAp[:, :, Pd[0] : Pd[0] + H, Pd[1] : Pd[1] + W])  # (N, C, H, W)
