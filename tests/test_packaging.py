@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -327,3 +328,37 @@ def test_ci_runs_the_full_suite():
     commands = [line.strip() for line in text.splitlines() if re.match(r"\s*(run_step|make)\b", line)]
     assert any(re.search(r"\bmake test\b", c) for c in commands)
     assert any(re.search(r"\bmake test-widgets7\b", c) for c in commands)
+
+
+# --------------------------------------------------------------------------- Makefile
+def make_dry_run(cwd: Path, *targets: str) -> str:
+    """``make -n`` with this repository's Makefile in ``cwd``, the install step left out."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = subprocess.run(
+        ["make", "-f", str(ROOT / "Makefile"), "-n", "STAMP=", "PYTEST_ARGS=", *targets],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # not the settings of a `make` this test may itself be running under
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "WORKERS"}},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_test_skips_nbval_when_there_are_no_notebooks(tmp_path: Path):
+    out = make_dry_run(tmp_path, "test")
+    assert "-m pytest -n 2 --dist loadscope" in out
+    assert "--nbval" not in out
+    assert "no notebooks under notebooks/ yet" in out
+
+
+def test_make_test_runs_the_unit_tests_then_every_notebook(tmp_path: Path):
+    (tmp_path / "notebooks" / "solutions").mkdir(parents=True)
+    (tmp_path / "notebooks" / "solutions" / "01_solutions.ipynb").write_text("{}")
+    lines = [line for line in make_dry_run(tmp_path, "test").splitlines() if "-m pytest" in line]
+    assert len(lines) == 2
+    assert "--nbval" not in lines[0]
+    assert "--nbval-lax" in lines[1] and lines[1].rstrip().endswith("notebooks/")
