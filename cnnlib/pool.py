@@ -6,9 +6,11 @@ Two implementations of the same mathematics:
   pair — explicit loops that read like the book's equations (notebook 04; seed 003 §2.3
   for the forward pass and §3.3 for the backward pass);
 * ``maxpool2d_forward`` / ``maxpool2d_backward`` and ``avgpool2d_forward`` /
-  ``avgpool2d_backward`` — the fast version (notebook 10): one strided slice per
-  window offset (i, j), so the only Python loop runs over the KH*KW offsets, never
-  over output positions.
+  ``avgpool2d_backward`` — the fast version (notebook 10): whole-array operations on
+  strided slices, one per window column j and one per window row i (a maximum or a sum
+  over a rectangle is one over its rows of one over its columns), so the only Python
+  loops run over the KH + KW window offsets, never over output positions; max-pool's
+  backward pass is a single scatter-add (``np.bincount``) of dP onto the winners.
 
 Layout is NCHW. With window size K, stride S and padding P the output size is::
 
