@@ -89,7 +89,7 @@ def relu_backward(dA, cache):
 
 
 def sigmoid(Z):
-    """The logistic function σ(Z) = 1 / (1 + e^-Z), element-wise, without overflow.
+    """The logistic function σ(Z) = 1 / (1 + e^-Z), element-wise, without overflow (notebook 01, eq. 1.6).
 
     For Z >= 0 it evaluates ``1 / (1 + e^-Z)``; for Z < 0 the equal form ``e^Z / (1 + e^Z)``;
     either way the exponent is ``-|Z| <= 0``, so ``exp`` never overflows and

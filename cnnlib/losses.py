@@ -158,7 +158,7 @@ def _batch_size(fn: str, name: str, x: np.ndarray) -> int:
 
 
 def binary_cross_entropy(A, y, *, eps=None):
-    """Binary cross-entropy on probabilities, averaged over the batch (notebook 06; seed 002).
+    """Binary cross-entropy on probabilities, averaged over the batch (notebook 01, eq. 1.7; seed 002).
 
     ``L = -(1/N) Σ [y log A + (1 - y) log(1 - A)]``  (sum over every entry, N = A.shape[0])
     ``dA = (1/N) (-y/A + (1 - y)/(1 - A))``
@@ -194,7 +194,7 @@ def binary_cross_entropy(A, y, *, eps=None):
 
 
 def binary_cross_entropy_with_logits(z, y):
-    """Binary cross-entropy on logits z (A = σ(z)), averaged over the batch (notebook 01; seed 002).
+    """Binary cross-entropy on logits z (A = σ(z)), batch-averaged (notebook 01, eq. 1.8; seed 002).
 
     ``L = (1/N) Σ [max(z, 0) - z y + log(1 + e^{-|z|})]`` — algebraically the same as
     ``-(1/N) Σ [y log σ(z) + (1 - y) log(1 - σ(z))]`` but with no exponential of a positive
