@@ -477,7 +477,7 @@ def test_static_figure_shows_the_current_state(name, tmp_path):
     assert isinstance(fig, Figure) and ex.figure().__class__ is Figure
     texts = {t.get_text() for t in fig.axes[0].texts}
     # every number written on the live picture is a text artist of the static figure
-    assert {s for s, *_ in ex.frame.texts} <= texts
+    assert {s for s, *_ in ex.frame.all_texts()} <= texts
     out = tmp_path / f"{name}.png"
     fig.savefig(out)
     assert out.read_bytes().startswith(PNG)
