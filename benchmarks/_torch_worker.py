@@ -1,0 +1,136 @@
+"""PyTorch side of ``bench_layers.py``, run in its own process (one process per case).
+
+PyTorch's OpenMP/MKL thread pool and NumPy's OpenBLAS pool slow each other down when
+they live in one process, so ``bench_layers.py`` starts this script with the thread
+count in the environment and reads one JSON line back::
+
+    python benchmarks/_torch_worker.py '{"kind": "conv", "N": 64, "C": 8, "H": 14, "F": 16,
+                                         "K": 3, "pad": 1, "dtype": "float64",
+                                         "repeats": 7, "threads": 2}'
+
+kinds: ``conv`` (forward + backward of F.conv2d, gradients for X, W and b),
+``maxpool`` (forward + backward of F.max_pool2d), ``train`` (one SGD step of the small
+CNN of ``bench_layers.py``), ``probe`` (versions and thread settings only).
+
+The answer holds the per-repeat wall-clock times in seconds, the thread counts torch
+used, and ``maxrss_delta_mb``: how much the process's peak resident memory grew during
+the first (untimed) run, beyond the inputs (the peak counter is reset just before it,
+through /proc/self/clear_refs) — the closest thing to tracemalloc for PyTorch's own
+allocator.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False where Linux does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM (resettable), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _time(step, repeats: int) -> tuple[list[float], float]:
+    """Run ``step`` once untimed (peak-memory probe), then ``repeats`` timed runs."""
+    _reset_peak()  # so that the peak of importing torch does not hide the step's own
+    before = _peak_mb()
+    step()
+    delta = _peak_mb() - before
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times, delta
+
+
+def main(spec: dict) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    threads = int(spec.get("threads", 1))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "mkldnn": bool(torch.backends.mkldnn.is_available()),
+    }
+    kind = spec["kind"]
+    if kind == "probe":
+        out["config"] = torch.__config__.parallel_info()
+        return out
+    dtype = getattr(torch, spec.get("dtype", "float64"))
+    repeats = int(spec.get("repeats", 7))
+
+    if kind == "conv":
+        N, C, H, Fn, K, pad = (spec[k] for k in ("N", "C", "H", "F", "K", "pad"))
+        X = torch.randn(N, C, H, H, dtype=dtype, requires_grad=True)
+        W = torch.randn(Fn, C, K, K, dtype=dtype, requires_grad=True)
+        b = torch.randn(Fn, dtype=dtype, requires_grad=True)
+        Ho = H + 2 * pad - K + 1
+        dZ = torch.randn(N, Fn, Ho, Ho, dtype=dtype)
+
+        def step():
+            Z = F.conv2d(X, W, b, padding=pad)
+            return torch.autograd.grad(Z, (X, W, b), dZ)
+
+    elif kind == "maxpool":
+        N, C, H, K = (spec[k] for k in ("N", "C", "H", "K"))
+        A = torch.randn(N, C, H, H, dtype=dtype, requires_grad=True)
+        dP = torch.randn(N, C, H // K, H // K, dtype=dtype)
+
+        def step():
+            P = F.max_pool2d(A, K)
+            return torch.autograd.grad(P, A, dP)
+
+    elif kind == "train":
+        N, H, F1, M, lr = (spec[k] for k in ("N", "H", "F1", "M", "lr"))
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(1, F1, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(F1 * (H // 2) * (H // 2), M),
+        ).to(dtype)
+        X = torch.randn(N, 1, H, H, dtype=dtype)
+        y = torch.randint(0, M, (N,))
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(X), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+    else:
+        raise ValueError(f"_torch_worker: unknown kind {kind!r}")
+
+    times, delta = _time(step, repeats)
+    out.update(times=times, maxrss_delta_mb=delta)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(json.loads(sys.argv[1]))))
