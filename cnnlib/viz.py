@@ -27,7 +27,7 @@ them out of pyplot entirely (for widgets that push PNG bytes made with
 Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
 ``conv_dX_route``, ``conv_dW_terms``, ``conv_dX_terms``, ``conv_matrix_figure``,
-``render_png``, ``freeze_layout``, ``offscreen``, ``format_number``.
+``render_png``, ``freeze_layout``, ``offscreen``, ``format_number``, ``BookFigure``.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ __all__ = [
     "conv_matrix_figure",
     "render_png",
     "freeze_layout",
+    "BookFigure",
     "offscreen",
     "format_number",
     "SEQUENTIAL_CMAP",
@@ -769,13 +770,16 @@ def heatmap_grid(
     """A grid of annotated heatmaps for (F, C, KH, KW) kernels or (N, C, H, W) feature maps.
 
     Row r, column c shows ``arrays[r, c]``; a 3-D (C, H, W) array is one row, a 2-D
-    array a single panel. With ``shared_scale`` (default) every panel uses the same
-    colour limits (symmetric about 0 when diverging) and one colour bar is drawn, so
-    colours compare across panels. ``row_labels``/``col_labels`` name the rows and
-    columns (default: the index ``[r, :]`` / ``[:, c]``). Returns the ``Figure``.
+    array a single panel. A long single row or column (more than 4 panels, e.g. eight
+    (8, 1, 3, 3) kernels) wraps into a compact block, each panel titled with its index.
+    With ``shared_scale`` (default) every panel uses the same colour limits (symmetric
+    about 0 when diverging) and one colour bar is drawn, so colours compare across
+    panels. ``row_labels``/``col_labels`` name the rows and columns (default: the index
+    ``[r, :]`` / ``[:, c]``). Returns the ``Figure``.
     """
     fn = "heatmap_grid"
     arr = as_array(fn, "arrays", arrays)
+    ndim = arr.ndim
     if arr.ndim == 2:
         arr = arr[None, None]
     elif arr.ndim == 3:
@@ -787,43 +791,64 @@ def heatmap_grid(
     R, C, h, w = arr.shape
     if R * C > 64:
         raise ValueError(f"{fn}: at most 64 panels fit a page, got {R}x{C} = {R * C}")
-    rows = _labels(fn, "row_labels", row_labels, R, [f"[{r}, :]" for r in range(R)])
-    cols = _labels(fn, "col_labels", col_labels, C, [f"[:, {c}]" for c in range(C)])
+    if ndim == 4:
+        rows = _labels(fn, "row_labels", row_labels, R, [f"[{r}, :]" for r in range(R)])
+        cols = _labels(fn, "col_labels", col_labels, C, [f"[:, {c}]" for c in range(C)])
+    else:  # a 3-D stack is one row indexed by its first axis; a 2-D array one panel
+        rows = _labels(fn, "row_labels", row_labels, R, [""])
+        cols = _labels(fn, "col_labels", col_labels, C, [f"[{c}]" for c in range(C)] if ndim == 3 else [""])
     gap_cells = 1.1
-    units_w = C * w + (C - 1) * gap_cells + (1.6 if shared_scale else 0) + 1.2
-    units_h = R * h + (R - 1) * gap_cells + 1.2
+    extra_w = 1.6 if shared_scale else 0.0
+    # panels: (array, title, row label) in reading order, and the grid that holds them
+    n = R * C
+    flat = (R == 1 or C == 1) and n > 4
+    if flat:  # a long single row or column of panels wraps into a compact block
+        if C == 1:
+            titles = rows if row_labels is not None else [f"[{k}, 0]" if ndim == 4 else f"[{k}]" for k in range(R)]
+        else:
+            titles = cols if col_labels is not None or ndim != 4 else [f"[0, {k}]" for k in range(C)]
+        max_cols = max(1, int((MAX_WIDTH - 1.2 - extra_w * 0.3) / ((w + gap_cells) * 0.3)))
+        nr = math.ceil(n / max_cols)
+        nc = math.ceil(n / nr)
+        panels = [(arr.reshape(n, h, w)[k], titles[k], "") for k in range(n)]
+    else:
+        nr, nc = R, C
+        panels = [
+            (arr[r, c], cols[c] if r == 0 else None, rows[r] if c == 0 else "") for r in range(R) for c in range(C)
+        ]
+    units_w = nc * w + (nc - 1) * gap_cells + extra_w + 1.2
+    units_h = nr * h + (nr - 1) * gap_cells + 1.2
     cell = float(np.clip(min(MAX_WIDTH / units_w, 9.0 / units_h), 0.2, 0.5))
     fig = _new_figure(units_w * cell + 0.3, units_h * cell + (0.4 if title else 0.1))
-    axs = fig.subplots(R, C, squeeze=False)
+    axs = fig.subplots(nr, nc, squeeze=False).reshape(-1)
     vmin = vmax = None
     div = diverging
     if shared_scale:
         vmin, vmax, div = _shared_norm_limits(arr, diverging)
     states = []
-    for r in range(R):
-        for c in range(C):
-            ax = axs[r, c]
-            states.append(
-                _draw_heatmap(
-                    fn,
-                    ax,
-                    arr[r, c],
-                    annotate=annotate,
-                    fmt=fmt,
-                    cmap=cmap,
-                    diverging=div,
-                    vmin=vmin,
-                    vmax=vmax,
-                    cell_in=cell,
-                    title=cols[c] if r == 0 else None,
-                )
+    label_fs = float(np.clip(cell * 72 * 0.36, 8, 11))
+    for ax, (data, panel_title, ylabel) in zip(axs, panels):
+        states.append(
+            _draw_heatmap(
+                fn,
+                ax,
+                data,
+                annotate=annotate,
+                fmt=fmt,
+                cmap=cmap,
+                diverging=div,
+                vmin=vmin,
+                vmax=vmax,
+                cell_in=cell,
+                title=panel_title or None,
             )
-            if c == 0:
-                ax.set_ylabel(
-                    rows[r], fontsize=float(np.clip(cell * 72 * 0.36, 8, 11)), rotation=0, ha="right", va="center"
-                )
+        )
+        if ylabel:
+            ax.set_ylabel(ylabel, fontsize=label_fs, rotation=0, ha="right", va="center")
+    for ax in axs[len(panels) :]:
+        ax.set_axis_off()
     if shared_scale:
-        cb = fig.colorbar(states[0].image, ax=axs, fraction=0.04, pad=0.02, shrink=0.85)
+        cb = fig.colorbar(states[0].image, ax=list(axs), fraction=0.04, pad=0.02, shrink=0.85)
         cb.ax.tick_params(labelsize=8, colors=_INK)
         cb.outline.set_edgecolor(_MUTED)
     if title:

@@ -248,6 +248,21 @@ def test_heatmap_grid_two_filters_two_channels_share_one_scale():
         plt.close(fig)
 
 
+def test_heatmap_grid_wraps_a_long_column_of_kernels():
+    K = np.random.default_rng(2).standard_normal((8, 1, 3, 3))
+    fig = viz.heatmap_grid(K)
+    try:
+        axes = heatmap_axes(fig)
+        assert [ax.get_title() for ax in axes] == [f"[{k}, 0]" for k in range(8)]
+        for k, ax in enumerate(axes):
+            assert_cells_show(ax, K[k, 0])
+        rows = sorted({round(ax.get_position().y0, 3) for ax in axes})
+        assert len(rows) == 2  # 8 panels in two rows of four
+        assert fig.get_size_inches()[1] < 6
+    finally:
+        plt.close(fig)
+
+
 def test_heatmap_grid_labels_unshared_scales_and_errors():
     maps = np.abs(np.random.default_rng(1).standard_normal((1, 3, 2, 2)))
     maps[0, 2] *= 10
