@@ -33,6 +33,7 @@ Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import numbers
@@ -106,6 +107,7 @@ ROUTE_COLORS = (
 MAX_WIDTH = 9.5  # inches: a notebook column
 _CELL_MAX = 0.55  # inches per heatmap cell
 _CELL_MIN = 0.26
+_ANNOTATE_MAX = 16  # arrays larger than this along an axis are drawn without numbers
 _GRID = "#b8b8b8"
 _INK = "#111111"
 _MUTED = "#555555"
@@ -204,6 +206,7 @@ def _styled(func):
     bad argument never leaves a stray figure behind.
     """
 
+    @functools.wraps(func)
     def wrapper(*args, **kwargs):
         before = {id(m.canvas.figure) for m in Gcf.get_all_fig_managers()}
         try:
@@ -215,10 +218,6 @@ def _styled(func):
                     plt.close(m.canvas.figure)
             raise
 
-    wrapper.__name__ = func.__name__
-    wrapper.__qualname__ = func.__qualname__
-    wrapper.__doc__ = func.__doc__
-    wrapper.__wrapped__ = func
     return wrapper
 
 
@@ -558,7 +557,8 @@ def _draw_heatmap(
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     # cell grid
-    _cell_grid(ax, h, w, 0.6 if cell_in < 0.35 else 0.8)
+    if cell_in >= 0.15 and max(h, w) <= 20:  # cell lines for arrays, none for images
+        _cell_grid(ax, h, w, 0.6 if cell_in < 0.35 else 0.8)
     tick_fs = float(np.clip(cell_in * 72 * 0.32, 6.0, 9.0))
     if ticks:
         xs, ys = _tick_positions(w), _tick_positions(h)
@@ -594,7 +594,7 @@ def _draw_heatmap(
     labels = [[formatter(v) for v in row] for row in data.tolist()]
     nchars = max((len(s) for row in labels for s in row), default=1)
     state.fontsize = _fontsize_for(cell_in, nchars)
-    if annotate and state.fontsize >= 4.5:
+    if annotate and state.fontsize >= 4.5 and max(h, w) <= _ANNOTATE_MAX:
         for r in range(h):
             for c in range(w):
                 v = data[r, c]
@@ -647,7 +647,8 @@ def heatmap(
     data : array (H, W); a 1-D array is drawn as one row, (1, 1, H, W) is squeezed.
     ax : draw into this Axes (its figure is left open for the caller); ``None`` makes a
         new figure sized from the array (``cell_size`` inches per cell, automatic by default).
-    annotate : print each number in its cell (skipped automatically when cells are too small).
+    annotate : print each number in its cell (skipped automatically when the cells are too
+        small or the array has more than 16 rows or columns, e.g. a 28x28 digit).
     fmt : ``None`` (automatic: about 3 significant digits, exact zeros as ``0``), a format
         spec such as ``'.2f'``, a ``'{:.2f}'`` string, or a callable.
     diverging : ``None`` = automatic (diverging when any entry is negative), ``True`` for
@@ -674,7 +675,12 @@ def heatmap(
     if cell_size is not None and (not isinstance(cell_size, numbers.Real) or cell_size <= 0):
         raise ValueError(f"{fn}: cell_size must be a positive number of inches, got {cell_size!r}")
     if ax is None:
-        cell = float(cell_size) if cell_size else float(np.clip(min(7.0 / w, 5.5 / h), _CELL_MIN, _CELL_MAX))
+        if cell_size:
+            cell = float(cell_size)
+        elif max(h, w) > _ANNOTATE_MAX:  # an image (e.g. a 28x28 digit): no numbers, a compact square
+            cell = float(np.clip(min(4.5 / w, 4.5 / h), 0.05, _CELL_MAX))
+        else:
+            cell = float(np.clip(min(7.0 / w, 5.5 / h), _CELL_MIN, _CELL_MAX))
         extra_w = 0.55 + (0.9 if colorbar else 0.0)
         extra_h = 0.45 + (0.3 if title else 0.0)
         fig = _new_figure(w * cell + extra_w, h * cell + extra_h)
