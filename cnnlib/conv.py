@@ -368,6 +368,51 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     return Z.reshape(out_shape), ConvCache(X, W, b, S, P, D, out_shape)
 
 
+class _Stride1Gather:
+    """The input gradient of a stride-1 convolution as a *gather* (notebook 10, eq. 10.5).
+
+    ``col2im`` scatters: ``dXpad[u + i*D, v + j*D] += dcols[(c, i, j), (u, v)]`` — one
+    strided ``+=`` per kernel offset into a strided slice of the padded gradient, which
+    NumPy runs about three times slower than an add into a contiguous array. Read the
+    other way round, every input cell gathers from the nine (KH*KW) shifted copies of the
+    columns::
+
+        dX[c, x, y] = sum_{i,j} dcols[(c, i, j), (x + P - i*D, y + P - j*D)]
+
+    with terms outside the output grid counting as zero. To make every shifted copy a
+    plain strided *view*, the column matrix of each image is computed into a buffer whose
+    rows are ``Wp = W_out + D*(KW - 1)`` wide and which carries zero rows above and below
+    (the upstream gradient is padded with zero columns to that width before the matrix
+    product, so the extra columns come out zero). Then ``dX = sum of KH*KW views`` — adds
+    into one contiguous output.
+    """
+
+    def __init__(self, nb, C, H, Wd, F, KH, KW, P, D, Ho, Wo, dtype):
+        a, e = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
+        Wg = Wo + e  # row width of the buffer (= the padded input width)
+        Lg = e + (Ho + 2 * a + 1) * Wg  # per (c, i, j): e zeros, a zero rows, Ho rows, a + 1 zero rows
+        self.Wo = Wo
+        self.G = np.zeros((nb, C * KH * KW, Lg), dtype=dtype)  # (nb, CK, Lg), zero outside the product
+        first = e + a * Wg
+        self.G_out = self.G[:, :, first : first + Ho * Wg]  # (nb, CK, Ho*Wg), where W2.T @ dZq lands
+        self.dZq = np.zeros((nb, F, Ho, Wg), dtype=dtype)  # (nb, F, Ho, Wg), dZ with zero columns on the right
+        self.dZq3 = self.dZq.reshape(nb, F, Ho * Wg)
+        G6 = self.G.reshape(nb, C, KH, KW, Lg)
+        self.views = []  # view (i, j): (nb, C, H, W), dcols of offset (i, j) shifted onto the input grid
+        for i in range(KH):
+            for j in range(KW):
+                start = e + (P[0] - i * D[0] + a) * Wg + (P[1] - j * D[1])
+                self.views.append(G6[:, :, i, j, start : start + H * Wg].reshape(nb, C, H, Wg)[..., :Wd])
+
+    def __call__(self, dX_block, dZ_block, W2T):
+        m = dX_block.shape[0]
+        self.dZq[:m, :, :, : self.Wo] = dZ_block  # (m, F, Ho, Wo) into the wider rows
+        np.matmul(W2T, self.dZq3[:m], out=self.G_out[:m])  # (m, CK, Ho*Wg)
+        np.copyto(dX_block, self.views[0][:m])
+        for view in self.views[1:]:
+            np.add(dX_block, view[:m], out=dX_block)  # contiguous output: NumPy's fast path
+
+
 def conv2d_backward(dZ, cache):
     """Convolution backward pass, fast (notebook 10, eqs. 10.3-10.5; seed 003 equations (1)-(3)).
 
@@ -376,7 +421,9 @@ def conv2d_backward(dZ, cache):
     * ``dX = col2im(W2.T @ dZ[n])``     (full convolution of dZ with the flipped W) — eq. (3)
 
     The columns are rebuilt block by block (as in the forward pass) rather than stored in
-    the cache, so memory stays at a few images' worth of columns.
+    the cache, so memory stays at a few images' worth of columns. With stride 1 the input
+    gradient is gathered rather than scattered (``_Stride1Gather``); other strides use
+    ``col2im``'s scatter (``_col2im_add``).
 
     Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
     """
@@ -400,9 +447,12 @@ def conv2d_backward(dZ, cache):
     nb = _block(N, CK * L * dtype.itemsize)
     cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), padding cells stay zero
     cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)
-    dcols = np.empty((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo)
     dW_part = np.empty((nb, F, CK), dtype=dtype)  # (nb, F, CK)
-    dXp = np.empty((nb, C, Hp, Wp), dtype=dtype)  # (nb, C, Hp, Wp), padded input gradient of a block
+    if S == (1, 1):
+        gather = _Stride1Gather(nb, C, H, Wd, F, KH, KW, P, D, Ho, Wo, dtype)
+    else:
+        dcols = np.empty((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo)
+        dXp = np.empty((nb, C, Hp, Wp), dtype=dtype)  # (nb, C, Hp, Wp), padded input gradient of a block
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         m = n1 - n0
@@ -410,10 +460,13 @@ def conv2d_backward(dZ, cache):
         # eq. (2): dW += dZ[n] @ cols[n].T for every image of the block
         np.matmul(dZ3[n0:n1], cols[:m].transpose(0, 2, 1), out=dW_part[:m])  # (m, F, CK)
         dW2 += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
-        # eq. (3): columns of the input gradient, then scattered back onto the (padded) input
-        np.matmul(W2T, dZ3[n0:n1], out=dcols[:m])  # (m, CK, Ho*Wo)
-        dXb = dXp[:m]
-        dXb.fill(0.0)
-        _col2im_add(dXb, dcols[:m].reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
-        dX[n0:n1] = dXb[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd]  # crop the padding
+        # eq. (3): columns of the input gradient, W2.T @ dZ[n], brought back onto the input
+        if S == (1, 1):
+            gather(dX[n0:n1], dZ3[n0:n1].reshape(m, F, Ho, Wo), W2T)
+        else:
+            np.matmul(W2T, dZ3[n0:n1], out=dcols[:m])  # (m, CK, Ho*Wo)
+            dXb = dXp[:m]
+            dXb.fill(0.0)
+            _col2im_add(dXb, dcols[:m].reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
+            dX[n0:n1] = dXb[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd]  # crop the padding
     return dX, dW2.reshape(W.shape), db
