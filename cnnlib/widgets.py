@@ -657,6 +657,16 @@ def _require_widgets(fn):
         raise ImportError(f"{fn}: needs ipywidgets (pip install ipywidgets)")
 
 
+def _grid_layout(cols, width):
+    """GridBox layout with room for the text boxes' own margins (no clipping in JupyterLab or Colab)."""
+    return widgets.Layout(
+        grid_template_columns=f"repeat({max(cols, 1)}, {width + 6}px)",
+        grid_gap="2px 0px",
+        width=f"{max(cols, 1) * (width + 6) + 4}px",
+        flex="0 0 auto",
+    )
+
+
 def _grid_editor(values, on_change, *, lo=-9.0, hi=9.0, step=0.5, width=58, prefix="X"):
     """An editable grid of BoundedFloatText boxes (one per array entry)."""
     values = np.asarray(values, dtype=np.float64)
@@ -675,9 +685,7 @@ def _grid_editor(values, on_change, *, lo=-9.0, hi=9.0, step=0.5, width=58, pref
             t.observe(on_change, names="value")
             cells[f"{prefix}[{r},{c}]"] = t
             boxes.append(t)
-    grid = widgets.GridBox(
-        boxes, layout=widgets.Layout(grid_template_columns=f"repeat({w}, {width}px)", grid_gap="2px 2px", width="auto")
-    )
+    grid = widgets.GridBox(boxes, layout=_grid_layout(w, width))
     return grid, cells
 
 
@@ -725,7 +733,9 @@ class _ResizableGrid:
         self.shape = shape
         h, w = shape
         self.box.children = [self._cell(r, c) for r in range(h) for c in range(w)]
-        self.box.layout.grid_template_columns = f"repeat({max(w, 1)}, {self.width}px)"
+        lay = _grid_layout(w, self.width)
+        self.box.layout.grid_template_columns = lay.grid_template_columns
+        self.box.layout.width = lay.width
 
     @property
     def cells(self):
@@ -835,6 +845,7 @@ class Explorer(_BaseBox):
         self.image = widgets.Image(value=b"", format="png")
         self.message = widgets.HTML(value="")
         self.readout = widgets.HTML(value="")
+        self._readout = ""
         header = widgets.HTML(value=f"<b>{html.escape(title)}</b> &nbsp; <span style='color:#666'>{help_text}</span>")
         self.state: dict = {}
         self.error = None
@@ -843,7 +854,13 @@ class Explorer(_BaseBox):
         self.updates = 0
         self.controls = getattr(self, "controls", {})
         self._busy = False
+        control_box.layout.flex_flow = "row wrap"
+        for child in getattr(control_box, "children", ()):
+            if isinstance(child, widgets.Box):
+                child.layout.flex = "0 0 auto"
         super().__init__(children=[header, control_box, self.message, self.image, self.readout])
+        self.add_class("cnnlib-explorer")
+        self.add_class("cnnlib-" + self._fn.replace("_", "-"))
 
     # each explorer implements _compute(frame) -> None (fills self.state and frame)
     def _compute(self, frame):  # pragma: no cover - abstract
@@ -861,12 +878,18 @@ class Explorer(_BaseBox):
             frame = _Frame()
             self.error = None
             self.last_exception = None
+            self._readout = ""
             try:
                 self._compute(frame)
             except ValueError as exc:  # cnnlib's own validation: show its message
                 self._fail(frame, str(exc))
             self.frame = frame
             self.image.value = self._live.render(frame)
+            self.readout.value = (
+                f"<div style='white-space:normal;line-height:1.5;max-width:{self._width}px'>{self._readout}</div>"
+                if self._readout
+                else ""
+            )
             if self.error:
                 self.message.value = f"<div style='color:{_ERR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
             else:
@@ -880,6 +903,16 @@ class Explorer(_BaseBox):
         finally:
             self.updates += 1
             self._busy = False
+
+    def _fit_height(self, height):
+        """Give the picture ``height`` pixels (the arrays grew or shrank with padding, stride...).
+
+        Only a change of shape rebuilds the cached figure; ordinary moves reuse it.
+        """
+        height = int(height)
+        if height != self._height:
+            self._height = height
+            self._live = _Live(self._width, height, self._decorate)
 
     def _fail(self, frame, msg):
         self.error = msg
@@ -1061,10 +1094,10 @@ class ConvForwardExplorer(Explorer):
         panels = (self._px, self._pw, self._pz)
 
         def decorate(fig, ax):
-            f = _Font.get(14, True)
+            f = _Font.get(26, False)
             ax.text(
                 self._px.x + self._px.width + 28,
-                top + self.KH * cs / 2 + 4,
+                top + self.KH * cs / 2 + 2,
                 "⋆",
                 fontproperties=f.prop,
                 ha="center",
@@ -1117,12 +1150,15 @@ class ConvForwardExplorer(Explorer):
         self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
         frame.heat(self._pw, "W", W)
         msg = _span_message(KH, KW, D, H, Wd, P)
+        ok = msg is None
+        Ho = conv_output_size(H, KH, S, P, D) if ok else 0
+        self._fit_height(self._px.y + max(H + 2 * P, KH + 1, Ho, 4) * self._px.cs + 14)
         if msg is not None:
             frame.heat(self._px, "X", Xp, "value", grey=grey, row_labels=rl, col_labels=cl)
             self._pos.max = 0
             self._pos.disabled = True
             self._pz.note(frame, "no output", _ERR)
-            self.readout.value = ""
+            self._readout = ""
             self._fail(frame, msg)
             return
         Z4, _ = conv2d_forward(X[None, None], W[None, None], np.array([b]), stride=S, padding=P, dilation=D)
@@ -1146,7 +1182,7 @@ class ConvForwardExplorer(Explorer):
         self._pz.subtitle(frame, f"{Ho}×{Wo},  window ({u}, {v})")
         terms = [(W[i, j], Xp[rows[i], cols[j]]) for i in range(KH) for j in range(KW)]
         self.state.update(Xpad=Xp, Z=Z, position=(u, v), window_rows=rows, window_cols=cols)
-        self.readout.value = (
+        self._readout = (
             f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{u}·{S} + i·{D}, {v}·{S} + j·{D}]"
             f" = {_paren(b)} + {_products(terms, 9)} = <b>{_num(Z[u, v], 4)}</b>"
             f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by P = {P})</span>"
@@ -1268,6 +1304,14 @@ class ConvBackwardExplorer(Explorer):
         )
         self.update()
 
+    def _place_row2(self, rows1, P):
+        """Put the gradient row just under the tallest input panel (dX under X's unpadded cells); size the picture."""
+        row2 = self._px.y + rows1 * self._px.cs + 58
+        self._pdx.place(self._px.x + P * self._px.cs, row2)
+        for q in (self._pdw, self._pdb):
+            q.place(q.x, row2)
+        self._fit_height(row2 + max(self._pdx.height, self._pdw.height, self._pdb.height) + 14)
+
     @property
     def controls(self):
         return {
@@ -1315,15 +1359,17 @@ class ConvBackwardExplorer(Explorer):
         self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
         msg = _span_message(KH, KW, D, H, Wd, P)
         if msg is not None:
+            self._place_row2(max(H + 2 * P, KH), P)
             self._dz.resize((0, 0))
             frame.heat(self._px, "X", Xp, grey=grey, row_labels=rl, col_labels=cl)
             frame.heat(self._pw, "W", W)
             for p in (self._pdz, self._pdx, self._pdw, self._pdb):
                 p.note(frame, "—", _ERR)
-            self.readout.value = ""
+            self._readout = ""
             self._fail(frame, msg)
             return
         Ho, Wo = conv_output_size(H, KH, S, P, D), conv_output_size(Wd, KW, S, P, D)
+        self._place_row2(max(H + 2 * P, KH, Ho), P)
         self._dz.resize((Ho, Wo))
         dZ = self._dz.array
         Z4, cache = conv2d_forward(X[None, None], W[None, None], np.zeros(1), stride=S, padding=P, dilation=D)
@@ -1346,8 +1392,6 @@ class ConvBackwardExplorer(Explorer):
             dxc = frame.heat(self._pdx, "dX", dX, "grad")
             dwc = frame.heat(self._pdw, "dW", dW, "grad")
             frame.box(*dwc.rect(i, j), _HI, 3)
-            self._pdw.subtitle(frame, f"entry ({i}, {j})")
-            self._pdx.subtitle(frame, "")
             del dxc
         else:
             rs = _viz.conv_dX_terms(W, dZ, (H, Wd), (i, j), stride=S, padding=P, dilation=D)
@@ -1378,7 +1422,7 @@ class ConvBackwardExplorer(Explorer):
         self._pdz.subtitle(frame, f"{Ho}×{Wo}")
         self.state["route"] = rs
         eq = html.escape(rs.equation).replace("\n", "<br>")
-        self.readout.value = f"<span style='font-family:monospace'>{eq}</span>"
+        self._readout = f"<span style='font-family:monospace'>{eq}</span>"
 
 
 def conv_backward_explorer(X=None, W=None, dZ=None, *, stride=1, padding=0, dilation=1):
@@ -1496,6 +1540,13 @@ class PoolBackwardExplorer(Explorer):
         )
         self.update()
 
+    def _place_row2(self, rows1, rows_dp):
+        """Put δA and δP just under A and P, and size the picture."""
+        row2 = self._pa.y + rows1 * self._pa.cs + 58
+        self._pdp.place(self._pdp.x, row2)
+        self._pda.place(self._pa.x + self._padding.value * self._pa.cs, row2)
+        self._fit_height(row2 + max(rows_dp, self.H) * self._pa.cs + 14)
+
     @property
     def controls(self):
         return {
@@ -1531,13 +1582,14 @@ class PoolBackwardExplorer(Explorer):
         )
         msg = _pool_message(K, S, P, H, Wd)
         if msg is not None:
+            self._place_row2(H + 2 * P, 1)
             self._dp.resize((0, 0))
             self._win.max = 0
             self._win.disabled = True
             frame.heat(self._pa, "A", Ap, grey=grey, labels=labels, row_labels=rl, col_labels=cl)
             for p in (self._pp, self._pdp, self._pda):
                 p.note(frame, "—", _ERR)
-            self.readout.value = ""
+            self._readout = ""
             self._fail(frame, msg)
             return
         A4 = A[None, None]
@@ -1547,6 +1599,7 @@ class PoolBackwardExplorer(Explorer):
             P4, cache = avgpool2d_forward(A4, size=K, stride=S, padding=P)
         Pm = P4[0, 0]
         Ho, Wo = Pm.shape
+        self._place_row2(max(H + 2 * P, Ho), Ho)
         self._dp.resize((Ho, Wo))
         dP = self._dp.array
         if mode == "max":
@@ -1609,7 +1662,7 @@ class PoolBackwardExplorer(Explorer):
         unused = [r for r in range(H) if not any(0 <= u2 * S + i - P == r for u2 in range(Ho) for i in range(K))]
         if unused:
             txt += f". Rows {unused} are in no window: their gradient is 0"
-        self.readout.value = html.escape(txt)
+        self._readout = html.escape(txt)
 
 
 def pool_backward_explorer(A=None, dP=None, *, mode="max", size=2, stride=2, padding=0):
@@ -1914,7 +1967,7 @@ class PipelineExplorer(Explorer):
                 frame.text(name, hx, y0 + 6 + 34 * k, 7.5, _GREY, ha="left")
                 frame.text("= " + _num(val), hx + 8, y0 + 21 + 34 * k, 8, _INK, bold=True, ha="left")
         frame.text(f"label y = {y}", hx, top + 6 + 34 * 3, 7.5, _ROUTE, bold=True, ha="left")
-        self.readout.value = (
+        self._readout = (
             f"pixel X[{r}, {c}] = {_num(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{_num(st['dX'][r, c])}</b>"
             f" &nbsp;·&nbsp; ŷ = {_num(st['A2'])}, L = {_num(st['L'])}, δZ2 = ŷ − y = "
             f"{_num(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
@@ -2170,14 +2223,14 @@ class DenseSoftmaxExplorer(Explorer):
             frame.heat(self._pu, "U", U)
             frame.heat(self._pdp, "dp", dp[0][:, None], "grad")
             frame.heat(self._pdu, "dU", dU, "grad")
-            self.readout.value = (
+            self._readout = (
                 f"s = U p + c = [{', '.join(_num(v) for v in s)}]; dU = δ pᵀ, dc = δ, "
                 f"dp = Uᵀ δ = [{', '.join(_num(v) for v in dp[0])}]"
             )
         else:
             for q in (self._pp, self._pu, self._pdp, self._pdu):
                 q.note(frame, "switch to\n'layer'" if q.width > 40 else "", _GREY)
-            self.readout.value = (
+            self._readout = (
                 f"softmax: ŷ[i] = e^s[i] / Σ e^s[j] = [{', '.join(_num(v) for v in yhat)}]; "
                 f"L = {_num(L)}; δ = ŷ − y = [{', '.join(_num(v) for v in delta)}]"
             )
