@@ -1,0 +1,331 @@
+"""Checkers for the exercises of notebook 06 (seed 002's network, end to end).
+
+* :func:`check_num_parameters` — exercise 6.1: the number of trainable parameters of a
+  seed-002-style network for other input sizes, kernels, paddings and strides;
+* :func:`check_seed002_grads` — exercise 6.2: all four parameter gradients of seed 002's
+  network for one image (dW1, dB1, dW2, dB2);
+* :func:`check_batch_dW2` — exercise 6.3: dW2 and dB2 for a batch of M images in seed 002's
+  layout (one column per image), i.e. ``(A2 - Y) Fᵀ / M``;
+* :func:`check_conv_dW_strided` — exercise 6.4: the kernel gradient with padding and stride
+  (pad X, spread δ out by the stride, cross-correlate).
+
+Each prints a verdict and returns a :class:`~cnnlib.exercises._checking.Verdict` (truthy when
+every case passed); none raises because of your answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import relu_backward, relu_forward, sigmoid_forward
+from ..conv import conv2d_backward, conv2d_forward
+from ..dense import dense_backward, dense_forward, flatten_backward, flatten_forward
+from ..losses import binary_cross_entropy_with_logits
+from ..pool import maxpool2d_backward, maxpool2d_forward
+from ._checking import Case, Verdict, run_cases
+
+__all__ = [
+    "check_num_parameters",
+    "check_seed002_grads",
+    "check_batch_dW2",
+    "check_conv_dW_strided",
+    "seed002_forward",
+]
+
+
+def _rng(offset: int = 0):
+    return np.random.default_rng(6006 + offset)
+
+
+# --------------------------------------------------------------------------- exercise 6.1
+
+
+def _num_parameters(H, K, P, S):
+    Ho = (H + 2 * P - K) // S + 1  # conv output side
+    Hp = Ho // 2  # 2×2 max-pool, stride 2 (floor)
+    return K * K + 1 + Hp * Hp + 1
+
+
+def _is_int(answer):
+    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
+        return None
+    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
+
+
+def check_num_parameters(my_num_parameters) -> Verdict:
+    """Exercise 6.1. ``my_num_parameters(H, K, P, S) -> int`` for seed 002's architecture.
+
+    An H×H one-channel image, one K×K filter with a bias (padding P, stride S), ReLU,
+    2×2 max-pooling with stride 2 (a leftover row or column is dropped), flatten, and one
+    sigmoid neuron with a weight per flattened entry and a bias. Seed 002 (H=6, K=3,
+    P=0, S=1) has 15. Notebook 06, §6.1.
+    """
+    grid = [
+        (6, 3, 0, 1),  # seed 002 -> 15
+        (6, 3, 1, 1),  # padding 1 (notebook 06, §6.8) -> 20
+        (6, 3, 2, 2),  # stride 2 with padding 2 (§6.8) -> 15
+        (7, 3, 0, 1),  # 5×5 map: max-pool drops the last row and column
+        (28, 5, 0, 1),  # a 28×28 digit, 5×5 kernel
+        (28, 5, 2, 1),  # 'same' padding
+        (9, 2, 0, 3),
+    ]
+    cases = []
+    for H, K, P, S in grid:
+        n = _num_parameters(H, K, P, S)
+        Ho = (H + 2 * P - K) // S + 1
+        hints = {
+            "the two biases are missing: B1 (one per filter) and B2 (one per output neuron) are trained too": n - 2,
+            "the dense layer sees the pooled map, not the convolution output: flatten P1 (after max-pooling)": K * K
+            + 1
+            + Ho * Ho
+            + 1,
+            "max-pooling with a 2×2 window and stride 2 drops a leftover row and column: use Ho // 2": K * K
+            + 1
+            + (-(-Ho // 2)) ** 2
+            + 1,
+        }
+        hints = {k: v for k, v in hints.items() if v != n}
+        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), n, hints=hints, require=_is_int))
+    return run_cases(
+        "check_num_parameters",
+        my_num_parameters,
+        cases,
+        stub_hint="Fill in my_num_parameters(H, K, P, S) so that it returns an int.",
+    )
+
+
+# --------------------------------------------------------------------------- exercise 6.2
+
+
+def seed002_forward(X, W1, B1, W2, B2):
+    """Seed 002's forward pass for one image: returns a dict of every intermediate (2-D / 1-D arrays).
+
+    X (6, 6) → Z1 = X ⋆ W1 + B1 (4, 4) → A1 = ReLU(Z1) → P1 = max-pool 2×2 (2, 2) → F (4,)
+    → Z2 = F·W2 + B2 → A2 = σ(Z2). W1 (3, 3), W2 (4, 1) as in the seed, B1 and B2 numbers.
+    """
+    X, W1, W2 = (np.asarray(a, dtype=np.float64) for a in (X, W1, W2))
+    Z1, _ = conv2d_forward(X[None, None], W1[None, None], np.array([float(B1)]))  # (1, 1, 4, 4)
+    A1, _ = relu_forward(Z1)  # (1, 1, 4, 4)
+    P1, _ = maxpool2d_forward(A1, size=2, stride=2)  # (1, 1, 2, 2)
+    F, _ = flatten_forward(P1)  # (1, 4)
+    Z2, _ = dense_forward(F, W2.reshape(1, -1), np.array([float(B2)]))  # (1, 1)
+    A2, _ = sigmoid_forward(Z2)  # (1, 1)
+    return {
+        "Z1": Z1[0, 0],
+        "A1": A1[0, 0],
+        "P1": P1[0, 0],
+        "F": F[0],
+        "Z2": float(Z2[0, 0]),
+        "A2": float(A2[0, 0]),
+    }
+
+
+def _seed002_grads(X, W1, B1, W2, B2, Y, *, variant=None):
+    """Reference gradients (dW1 (3,3), dB1, dW2 (4,1), dB2); ``variant`` makes a typical mistake on purpose."""
+    Z1, c1 = conv2d_forward(X[None, None], W1[None, None], np.array([float(B1)]))  # (1, 1, 4, 4)
+    A1, c2 = relu_forward(Z1)
+    P1, c3 = maxpool2d_forward(A1, size=2, stride=2)
+    F, c4 = flatten_forward(P1)  # (1, 4)
+    Z2, c5 = dense_forward(F, W2.reshape(1, -1), np.array([float(B2)]))  # (1, 1)
+    A2, _ = sigmoid_forward(Z2)
+    _, dZ2 = binary_cross_entropy_with_logits(Z2, np.array([[float(Y)]]))  # A2 - Y
+    if variant == "sigmoid twice":
+        dZ2 = dZ2 * A2 * (1 - A2)
+    dF, dU, dc = dense_backward(dZ2, c5)
+    dP1 = flatten_backward(dF, c4)
+    if variant == "pool to all":
+        dA1 = np.kron(dP1, np.ones((1, 1, 2, 2)))
+    else:
+        dA1 = maxpool2d_backward(dP1, c3)
+    dZ1 = dA1 if variant == "no relu mask" else relu_backward(dA1, c2)
+    _, dW1, dB1 = conv2d_backward(dZ1, c1)
+    dW1 = dW1[0, 0]
+    if variant == "convolve":
+        dW1 = conv2d_forward(X[None, None], dZ1[:, :, ::-1, ::-1].copy(), np.zeros(1))[0][0, 0]
+    dB1 = float(dB1[0]) / (16 if variant == "mean" else 1)
+    return dW1, dB1, dU.reshape(W2.shape), float(dc[0])
+
+
+def _seed002_case(rng, dead_windows):
+    """A random network and image away from ReLU kinks and max-pool ties (so every gradient is defined).
+
+    ``dead_windows`` pooling windows have Z1 < 0 in all four cells: there the max-pool's winner is
+    an A1 = 0 cell and only the ReLU mask stops its δ (elsewhere the winner has Z1 > 0).
+    """
+    while True:
+        X = rng.uniform(0, 1, (6, 6)).round(2)
+        W1 = rng.normal(0, 0.6, (3, 3)).round(2)
+        B1 = float(rng.choice([-0.6, -0.4, -0.2]))
+        W2 = rng.normal(0, 0.8, (4, 1)).round(2)
+        B2 = round(float(rng.normal(0, 0.3)), 2)
+        Y = int(rng.integers(0, 2))
+        v = seed002_forward(X, W1, B1, W2, B2)
+        blocks = v["Z1"].reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)  # one row per window
+        top2 = np.sort(blocks, axis=1)[:, -2:]
+        dead = top2[:, 1] < 0
+        clear = np.all(top2[dead, 1] < -0.02) and np.all(top2[~dead, 1] - top2[~dead, 0] > 0.02)
+        if np.abs(v["Z1"]).min() > 0.02 and clear and dead.sum() == dead_windows and (v["Z1"] < 0).sum() >= 3:
+            return X, W1, B1, W2, B2, Y
+
+
+_DEAD = {
+    0: "every pooling window has a positive maximum",
+    1: "one pooling window is negative throughout",
+    2: "two pooling windows are negative throughout",
+}
+
+
+def check_seed002_grads(my_seed002_grads) -> Verdict:
+    """Exercise 6.2. ``my_seed002_grads(X, W1, B1, W2, B2, Y) -> (dW1, dB1, dW2, dB2)``.
+
+    Seed 002's network for one image with binary cross-entropy: X (6, 6), W1 (3, 3), B1 a
+    number, W2 (4, 1) (the seed's column), B2 a number, Y 0 or 1. Return dW1 (3, 3), dB1 a
+    number, dW2 with W2's shape (4, 1) and dB2 a number. Notebook 06, §6.4.
+    ``cnnlib.exercises.ch06.seed002_forward`` gives the forward intermediates if you want them.
+    """
+    rng = _rng(2)
+    cases = []
+    for k, dead in enumerate((1, 0, 2)):
+        args = _seed002_case(rng, dead)
+        expected = _seed002_grads(*args)
+        dW1, dB1, dW2, dB2 = expected
+        hints = {
+            "dW1: this is a true convolution of X with δZ1 (δ rotated by 180°); the kernel gradient is the "
+            "cross-correlation of X with δZ1 (eq. 3.2)": _seed002_grads(*args, variant="convolve"),
+            "the ReLU mask is missing: δZ1 = δA1 ⊙ 1[Z1 > 0] (eq. 4.6)": _seed002_grads(*args, variant="no relu mask"),
+            "max-pooling sends each δP1 to its window's winner only, not to all four cells (eq. 4.2)": _seed002_grads(
+                *args, variant="pool to all"
+            ),
+            "dB1 is the sum of δZ1, not its mean: B1 is added at all 16 positions": _seed002_grads(
+                *args, variant="mean"
+            ),
+            "the sigmoid's slope is counted twice: for sigmoid + binary cross-entropy, δZ2 = A2 − Y already "
+            "contains it (eq. 1.8)": _seed002_grads(*args, variant="sigmoid twice"),
+            "dW2 must have W2's shape (4, 1); yours is its transpose (seed 002 writes (A2 − Y)Fᵀ, a 1×4 row)": (
+                dW1,
+                dB1,
+                dW2.T,
+                dB2,
+            ),
+        }
+        cases.append(
+            Case(
+                f"network {k + 1}, Y = {args[-1]}, {_DEAD[dead]}",
+                args,
+                expected,
+                names=("dW1", "dB1", "dW2", "dB2"),
+                hints=hints,
+            )
+        )
+    return run_cases(
+        "check_seed002_grads",
+        my_seed002_grads,
+        cases,
+        stub_hint="Fill in my_seed002_grads(X, W1, B1, W2, B2, Y) so that it returns (dW1, dB1, dW2, dB2).",
+    )
+
+
+# --------------------------------------------------------------------------- exercise 6.3
+
+
+def check_batch_dW2(my_batch_dW2) -> Verdict:
+    """Exercise 6.3. ``my_batch_dW2(F, A2, Y) -> (dW2, dB2)`` in seed 002's layout (one column per image).
+
+    F (4, M) flattened maps, A2 (1, M) predictions, Y (1, M) labels; the loss is the mean
+    binary cross-entropy over the M images. Return dW2 as seed 002 writes it, a (1, 4) row
+    ``(A2 - Y) Fᵀ / M``, and dB2 a number. Notebook 06, §6.7.
+    """
+    rng = _rng(3)
+    cases = []
+    for M in (1, 5, 3):
+        F = rng.uniform(0, 1.5, (4, M)).round(2)
+        A2 = rng.uniform(0.05, 0.95, (1, M)).round(3)
+        Y = rng.integers(0, 2, (1, M)).astype(float)
+        Y[0, 0] = 1.0 - np.round(A2[0, 0])  # at least one clear error
+        E = A2 - Y  # (1, M)
+        dW2, dB2 = E @ F.T / M, float(E.sum() / M)
+        hints = {}
+        if M > 1:
+            hints["the loss is the mean over the M images: divide the sums by M"] = (dW2 * M, dB2 * M)
+            hints["that is the first image only: every image contributes to dW2 (the product sums over M)"] = (
+                E[:, :1] @ F[:, :1].T,
+                float(E[0, 0]),
+            )
+        hints["seed 002's dW2 is the (1, 4) row (A2 − Y)Fᵀ / M; yours is its transpose"] = (dW2.T, dB2)
+        cases.append(
+            Case(f"M = {M} image{'s' if M > 1 else ''}", (F, A2, Y), (dW2, dB2), names=("dW2", "dB2"), hints=hints)
+        )
+    return run_cases(
+        "check_batch_dW2",
+        my_batch_dW2,
+        cases,
+        stub_hint="Fill in my_batch_dW2(F, A2, Y) so that it returns (dW2, dB2).",
+    )
+
+
+# --------------------------------------------------------------------------- exercise 6.4
+
+
+def _dW_ref(X, dZ, K, S, P):
+    _, cache = conv2d_forward(X[None, None], np.zeros((1, 1, K, K)), np.zeros(1), stride=S, padding=P)
+    return conv2d_backward(dZ[None, None], cache)[1][0, 0]
+
+
+def _dW_flipped(X, dZ, K, S, P):
+    """The dilated δ rotated by 180° (a true convolution)."""
+    Ho, Wo = dZ.shape
+    d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
+    d[::S, ::S] = dZ
+    Xp = np.pad(X, P)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
+    return conv2d_forward(Xp[None, None], d[::-1, ::-1].copy()[None, None], np.zeros(1))[0][0, 0]
+
+
+def _dW_no_stride(X, dZ, K, S, P):
+    """Stride ignored: δ not spread out, correlated with the first rows and columns of the padded input."""
+    Ho, Wo = dZ.shape
+    Xp = np.pad(X, P)[: Ho + K - 1, : Wo + K - 1]
+    return conv2d_forward(Xp[None, None], dZ[None, None], np.zeros(1))[0][0, 0]
+
+
+def check_conv_dW_strided(my_conv_dW) -> Verdict:
+    """Exercise 6.4. ``my_conv_dW(X, dZ, K, S, P) -> dW`` for one channel and one K×K filter.
+
+    Forward: ``Z[u, v] = sum_{i,j} W[i, j] * Xpad[u*S + i, v*S + j] + b`` with Xpad = X zero-padded
+    by P on every side. X (H, W), dZ = δZ (Ho, Wo) with Ho = (H + 2P - K) // S + 1; return dW
+    (K, K). Recipe (notebook 06, §6.8): pad X, insert S - 1 zeros between the entries of δZ, and
+    cross-correlate; rows of Xpad that no window reaches play no part.
+    """
+    rng = _rng(4)
+    specs = [
+        ("seed 002: 6×6, K=3, stride 1, no padding", 6, 6, 3, 1, 0),
+        ("padding 1 (6×6 → 6×6)", 6, 6, 3, 1, 1),
+        ("stride 2, padding 2 (6×6 → 4×4)", 6, 6, 3, 2, 2),
+        ("stride 2, no padding: the last row and column are never reached", 6, 6, 3, 2, 0),
+        ("non-square 7×5 input, K=2, stride 3, padding 1", 7, 5, 2, 3, 1),
+    ]
+    cases = []
+    for label, H, Wd, K, S, P in specs:
+        X = rng.integers(-3, 4, size=(H, Wd)).astype(float)
+        X[0, 0] = 4.5
+        Ho, Wo = (H + 2 * P - K) // S + 1, (Wd + 2 * P - K) // S + 1
+        dZ = rng.integers(-3, 4, size=(Ho, Wo)).astype(float)
+        dZ[0, -1] = 2.5  # never symmetric
+        dW = _dW_ref(X, dZ, K, S, P)
+        hints = {
+            "this is a true convolution (δ rotated by 180°); the kernel gradient is a cross-correlation": _dW_flipped(
+                X, dZ, K, S, P
+            ),
+        }
+        if S > 1:
+            hints[
+                "the stride is missing: output (u, v) saw the input at (u·S + i, v·S + j), so spread δZ out "
+                f"with {S - 1} zero(s) between its entries before correlating"
+            ] = _dW_no_stride(X, dZ, K, S, P)
+        hints = {k: v for k, v in hints.items() if not np.allclose(v, dW)}
+        cases.append(Case(label, (X, dZ, K, S, P), dW, hints=hints))
+    return run_cases(
+        "check_conv_dW_strided",
+        my_conv_dW,
+        cases,
+        stub_hint="Fill in my_conv_dW(X, dZ, K, S, P) so that it returns dW with shape (K, K).",
+    )
