@@ -185,7 +185,10 @@ def main(argv=None) -> int:
     body = (
         "`python benchmarks/bench_widgets.py [--kernel]`: time from setting a control's value to new PNG bytes "
         "in the explorer's `ipywidgets.Image` (cnnlib computation, repaint of the cached figure, PNG encoding). "
-        f"Budget: median ≤ {BUDGET_MS:.0f} ms per move.\n\n" + "\n\n".join(parts) + f"\n\nMachine: {info}.\n"
+        f"Budget: median ≤ {BUDGET_MS:.0f} ms per move. Wall-clock time includes waiting for a core when the "
+        "machine is busy (see the load average below); CPU time is what the move itself costs. A change of "
+        "padding, stride or window size that changes the picture's height rebuilds the cached figure once "
+        "(the p90 of those explorers).\n\n" + "\n\n".join(parts) + f"\n\nMachine: {info}.\n"
     )
     print(body)
     if not args.no_write:

@@ -842,7 +842,12 @@ class Explorer(_BaseBox):
 
             self._decorate = both
         self._live = _Live(self._width, self._height, self._decorate)
-        self.image = widgets.Image(value=b"", format="png")
+        # natural size (never stretched by the flex box), shrinking on a narrow screen
+        self.image = widgets.Image(
+            value=b"",
+            format="png",
+            layout=widgets.Layout(width=f"{self._width}px", max_width="100%", height="auto", object_fit="contain"),
+        )
         self.message = widgets.HTML(value="")
         self.readout = widgets.HTML(value="")
         self._readout = ""
@@ -1280,7 +1285,7 @@ class ConvBackwardExplorer(Explorer):
         )
         self._box = box
 
-        cs = 30
+        cs = 34
         capx = (self.H + 2 * self.max_pad, self.Wd + 2 * self.max_pad)
         top = 52
         gap = 46
@@ -1421,7 +1426,7 @@ class ConvBackwardExplorer(Explorer):
         frame.heat(self._pdb, "db", np.array([[float(db[0])]]), "grad", index=False)
         self._pdz.subtitle(frame, f"{Ho}×{Wo}")
         self.state["route"] = rs
-        eq = html.escape(rs.equation).replace("\n", "<br>")
+        eq = html.escape(" ".join(line.strip() for line in rs.equation.splitlines()))
         self._readout = f"<span style='font-family:monospace'>{eq}</span>"
 
 
@@ -1491,8 +1496,8 @@ class PoolBackwardExplorer(Explorer):
         self._mode = widgets.ToggleButtons(
             options=["max", "average"],
             value=mode,
-            description="pooling",
-            style={"description_width": "90px", "button_width": "70px"},
+            description="mode",
+            style={"description_width": "90px", "button_width": "80px"},
         )
         self._size = _int_slider("window K", size, 1, self.max_size)
         self._stride = _int_slider("stride S", stride, 1, self.max_stride)
@@ -1506,7 +1511,7 @@ class PoolBackwardExplorer(Explorer):
                 widgets.VBox([_label("upstream δP = ∂L/∂P"), self._dp.box], layout=widgets.Layout(margin="0 14px 0 0")),
                 widgets.VBox(
                     [
-                        _label("pooling"),
+                        _label("pooling window"),
                         self._mode,
                         self._size,
                         self._stride,
