@@ -923,6 +923,13 @@ class Explorer(_BaseBox):
         self.error = msg
         self.state["error"] = msg
 
+    def __repr__(self):
+        # the text a static render (GitHub, nbviewer) shows in place of the live widget
+        return (
+            f"{self._fn}(): an interactive explorer — run the notebook in JupyterLab or Colab to move its "
+            "controls; .static_figure() draws its current state"
+        )
+
     @property
     def frame_arrays(self):
         return self.frame.arrays

@@ -175,7 +175,6 @@ def test_explorers_run_and_answer_the_keyboard(lab):
     from playwright.sync_api import sync_playwright
 
     base, token, _, _ = lab
-    t_start = time.monotonic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -237,4 +236,3 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             raise
         finally:
             browser.close()
-    assert time.monotonic() - t_start < 90

@@ -597,3 +597,11 @@ def test_format_of_cell_labels():
 def test_widgets_are_not_exported_from_the_package():
     assert not hasattr(cnnlib, "conv_forward_explorer")
     assert "widgets" not in getattr(cnnlib, "__all__", [])
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_text_fallback_is_short_and_names_the_explorer(name):
+    ex = EXPLORERS[name]()
+    text = repr(ex)
+    assert text.startswith(f"{name}_explorer()") and len(text) < 200
+    assert "static_figure" in text
