@@ -368,62 +368,119 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     return Z.reshape(out_shape), ConvCache(X, W, b, S, P, D, out_shape)
 
 
-class _Stride1Gather:
-    """The input gradient of a stride-1 convolution as a *gather* (notebook 10, eq. 10.5).
+def _backward_general(X, dZ3, W2T, S, P, D, KH, KW, Ho, Wo, dtype):
+    """dX and dW for any stride: im2col per block, dW by matrix products, dX by col2im's scatter."""
+    N, C, H, Wd = X.shape
+    F = dZ3.shape[1]
+    CK, L = C * KH * KW, Ho * Wo
+    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
+    dW2 = np.zeros((F, CK), dtype=dtype)  # (F, CK)
+    dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
+    nb = _block(N, CK * L * dtype.itemsize)
+    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), padding cells stay zero
+    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)
+    dW_part = np.empty((nb, F, CK), dtype=dtype)  # (nb, F, CK)
+    dcols = np.empty((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo)
+    dXp = np.empty((nb, C, H + 2 * P[0], Wd + 2 * P[1]), dtype=dtype)  # (nb, C, Hp, Wp), one block
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        _fill_cols(cols6[:m], X[n0:n1], plan)  # (m, CK, Ho*Wo)
+        # eq. (2): dW += dZ[n] @ cols[n].T for every image of the block
+        np.matmul(dZ3[n0:n1], cols[:m].transpose(0, 2, 1), out=dW_part[:m])  # (m, F, CK)
+        dW2 += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
+        # eq. (3): columns of the input gradient, W2.T @ dZ[n], scattered back onto the padded input
+        np.matmul(W2T, dZ3[n0:n1], out=dcols[:m])  # (m, CK, Ho*Wo)
+        dXb = dXp[:m]
+        dXb.fill(0.0)
+        _col2im_add(dXb, dcols[:m].reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
+        dX[n0:n1] = dXb[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd]  # crop the padding
+    return dX, dW2
 
-    ``col2im`` scatters: ``dXpad[u + i*D, v + j*D] += dcols[(c, i, j), (u, v)]`` — one
-    strided ``+=`` per kernel offset into a strided slice of the padded gradient, which
-    NumPy runs about three times slower than an add into a contiguous array. Read the
-    other way round, every input cell gathers from the nine (KH*KW) shifted copies of the
-    columns::
 
-        dX[c, x, y] = sum_{i,j} dcols[(c, i, j), (x + P - i*D, y + P - j*D)]
+def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
+    """dX and dW for stride 1, without building the columns of X at all (notebook 10, eq. 10.6).
 
-    with terms outside the output grid counting as zero. To make every shifted copy a
-    plain strided *view*, the column matrix of each image is computed into a buffer whose
-    rows are ``Wp = W_out + D*(KW - 1)`` wide and which carries zero rows above and below
-    (the upstream gradient is padded with zero columns to that width before the matrix
-    product, so the extra columns come out zero). Then ``dX = sum of KH*KW views`` — adds
-    into one contiguous output.
+    With stride 1, "shift the kernel by (i, j)" is "shift a flattened image by a constant".
+    Lay the zero-padded input out row by row, ``Xq[n, c, r*Wp + s] = Xpad[n, c, r, s]``, and
+    give the upstream gradient the same row width, ``dZq[n, f, u*Wp + v] = dZ[n, f, u, v]``
+    for ``v < W_out`` and 0 in the ``Wp - W_out`` extra columns. Then, with
+    ``o(i, j) = i*D*Wp + j*D``:
+
+    * eq. (2): ``dW[:, :, i, j] = sum_n dZq[n] @ Xq[n, :, o : o + H_out*Wp].T`` — a matrix
+      product on a *view* of the padded input (the extra columns of dZq are zero, so the
+      values they meet do not count);
+    * eq. (3), gathered rather than scattered: col2im's ``dXpad[u + iD, v + jD] +=
+      dcols[(c, i, j), (u, v)]`` is a strided ``+=`` into a strided slice, which NumPy runs
+      about three times slower than an add into a contiguous array. Read the other way
+      round, every input cell collects from KH*KW shifted copies of the columns,
+      ``dX[c, x, y] = sum_{i,j} dcols[(c, i, j), (x + P - iD, y + P - jD)]`` (terms off the
+      output grid are zero). ``dcols = W2.T @ dZq`` is computed into a buffer with rows
+      ``Wp`` wide and zero rows above and below, where each shifted copy is a plain view;
+      ``dX`` is the sum of those views, added into one contiguous output.
     """
-
-    def __init__(self, nb, C, H, Wd, F, KH, KW, P, D, Ho, Wo, dtype):
-        a, e = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
-        Wg = Wo + e  # row width of the buffer (= the padded input width)
-        Lg = e + (Ho + 2 * a + 1) * Wg  # per (c, i, j): e zeros, a zero rows, Ho rows, a + 1 zero rows
-        self.Wo = Wo
-        self.G = np.zeros((nb, C * KH * KW, Lg), dtype=dtype)  # (nb, CK, Lg), zero outside the product
-        first = e + a * Wg
-        self.G_out = self.G[:, :, first : first + Ho * Wg]  # (nb, CK, Ho*Wg), where W2.T @ dZq lands
-        self.dZq = np.zeros((nb, F, Ho, Wg), dtype=dtype)  # (nb, F, Ho, Wg), dZ with zero columns on the right
-        self.dZq3 = self.dZq.reshape(nb, F, Ho * Wg)
-        G6 = self.G.reshape(nb, C, KH, KW, Lg)
-        self.views = []  # view (i, j): (nb, C, H, W), dcols of offset (i, j) shifted onto the input grid
-        for i in range(KH):
-            for j in range(KW):
-                start = e + (P[0] - i * D[0] + a) * Wg + (P[1] - j * D[1])
-                self.views.append(G6[:, :, i, j, start : start + H * Wg].reshape(nb, C, H, Wg)[..., :Wd])
-
-    def __call__(self, dX_block, dZ_block, W2T):
-        m = dX_block.shape[0]
-        self.dZq[:m, :, :, : self.Wo] = dZ_block  # (m, F, Ho, Wo) into the wider rows
-        np.matmul(W2T, self.dZq3[:m], out=self.G_out[:m])  # (m, CK, Ho*Wg)
-        np.copyto(dX_block, self.views[0][:m])
-        for view in self.views[1:]:
-            np.add(dX_block, view[:m], out=dX_block)  # contiguous output: NumPy's fast path
+    N, C, H, Wd = X.shape
+    F = dZ3.shape[1]
+    KK = KH * KW
+    CK = C * KK
+    a, e = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
+    Hp, Wp = H + 2 * P[0], Wd + 2 * P[1]  # Hp = Ho + a, Wp = Wo + e
+    Q = Ho * Wp  # output positions, rows Wp wide
+    shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
+    isz = dtype.itemsize
+    # a block of images: padded input and widened dZ, for dW
+    nb = _block(N, (C * (Hp * Wp + e) + F * Q) * isz)
+    Xq = np.zeros((nb, C, Hp * Wp + e), dtype=dtype)  # (nb, C, Hp*Wp + e), zero padding stays zero
+    Xq4 = Xq[:, :, : Hp * Wp].reshape(nb, C, Hp, Wp)
+    dZq = np.zeros((nb, F, Ho, Wp), dtype=dtype)  # (nb, F, Ho, Wp), extra columns stay zero
+    dZq3 = dZq.reshape(nb, F, Q)
+    dW_part = np.empty((nb, F, C), dtype=dtype)  # (nb, F, C)
+    dW3 = np.zeros((F, C, KK), dtype=dtype)  # (F, C, KH*KW)
+    # a sub-block of images: columns of the input gradient, in rows Wp wide with zero margins
+    Lg = e + (Ho + 2 * a + 1) * Wp  # per row (c, i, j) of dcols: e zeros, a zero rows, Ho rows, a + 1 zero rows
+    ng = _block(nb, CK * Lg * isz)
+    G = np.zeros((ng, CK, Lg), dtype=dtype)  # (ng, CK, Lg)
+    G_out = G[:, :, e + a * Wp : e + a * Wp + Q]  # (ng, CK, Ho*Wp), where W2.T @ dZq lands
+    G5 = G.reshape(ng, C, KH, KW, Lg)
+    views = []  # (ng, C, H, W) each: the columns of offset (i, j), shifted onto the input grid
+    for i in range(KH):
+        for j in range(KW):
+            start = e + (P[0] - i * D[0] + a) * Wp + (P[1] - j * D[1])
+            views.append(G5[:, :, i, j, start : start + H * Wp].reshape(ng, C, H, Wp)[..., :Wd])
+    dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        Xq4[:m, :, P[0] : P[0] + H, P[1] : P[1] + Wd] = X[n0:n1]  # (m, C, H, W) into the padded rows
+        dZq[:m, :, :, :Wo] = dZ3[n0:n1].reshape(m, F, Ho, Wo)
+        # eq. (2), one kernel offset at a time: (m, F, Q) @ (m, Q, C) -> (m, F, C)
+        for k, o in enumerate(shifts):
+            np.matmul(dZq3[:m], Xq[:m, :, o : o + Q].transpose(0, 2, 1), out=dW_part[:m])
+            dW3[:, :, k] += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
+        # eq. (3): dcols = W2.T @ dZq, then dX = sum of the KH*KW shifted views
+        for s0 in range(0, m, ng):
+            s1 = min(m, s0 + ng)
+            g = s1 - s0
+            np.matmul(W2T, dZq3[s0:s1], out=G_out[:g])  # (g, CK, Ho*Wp)
+            out = dX[n0 + s0 : n0 + s1]  # (g, C, H, W), contiguous
+            np.copyto(out, views[0][:g])
+            for view in views[1:]:
+                np.add(out, view[:g], out=out)
+    return dX, dW3.reshape(F, CK)
 
 
 def conv2d_backward(dZ, cache):
-    """Convolution backward pass, fast (notebook 10, eqs. 10.3-10.5; seed 003 equations (1)-(3)).
+    """Convolution backward pass, fast (notebook 10, eqs. 10.3-10.6; seed 003 equations (1)-(3)).
 
     * ``db = dZ.sum over (n, u, v)``                              — eq. (1)
     * ``dW = sum_n dZ[n] @ cols[n].T``  (cross-correlation of X with dZ)   — eq. (2)
     * ``dX = col2im(W2.T @ dZ[n])``     (full convolution of dZ with the flipped W) — eq. (3)
 
-    The columns are rebuilt block by block (as in the forward pass) rather than stored in
-    the cache, so memory stays at a few images' worth of columns. With stride 1 the input
-    gradient is gathered rather than scattered (``_Stride1Gather``); other strides use
-    ``col2im``'s scatter (``_col2im_add``).
+    Nothing of the forward pass is stored but its inputs: the columns are rebuilt block by
+    block, so memory stays at a few images' worth. Stride 1 (the common case) takes a
+    shortcut that needs no columns of X and gathers dX instead of scattering it
+    (``_backward_stride1``); other strides use im2col and ``col2im``'s scatter
+    (``_backward_general``, ``_col2im_add``). Both agree with ``conv2d_backward_naive``.
 
     Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
     """
@@ -433,40 +490,13 @@ def conv2d_backward(dZ, cache):
     X, W = cache.X, cache.W
     S, P, D = cache.stride, cache.padding, cache.dilation
     N, F, Ho, Wo = cache.out_shape
-    _, C, H, Wd = X.shape
-    _, _, KH, KW = W.shape
-    Hp, Wp = H + 2 * P[0], Wd + 2 * P[1]
-    CK, L = C * KH * KW, Ho * Wo
+    _, C, KH, KW = W.shape
     dtype = np.result_type(dZ.dtype, X.dtype, W.dtype, cache.b.dtype)
-    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
-    dZ3 = dZ.reshape(N, F, L).astype(dtype, copy=False)  # (N, F, Ho*Wo)
+    dZ3 = dZ.reshape(N, F, Ho * Wo).astype(dtype, copy=False)  # (N, F, Ho*Wo)
     db = dZ3.sum(axis=(0, 2))  # (F,)            eq. (1)
-    W2T = np.ascontiguousarray(W.reshape(F, CK).T, dtype=dtype)  # (CK, F)
-    dW2 = np.zeros((F, CK), dtype=dtype)  # (F, CK)
-    dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
-    nb = _block(N, CK * L * dtype.itemsize)
-    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), padding cells stay zero
-    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)
-    dW_part = np.empty((nb, F, CK), dtype=dtype)  # (nb, F, CK)
+    W2T = np.ascontiguousarray(W.reshape(F, C * KH * KW).T, dtype=dtype)  # (CK, F)
     if S == (1, 1):
-        gather = _Stride1Gather(nb, C, H, Wd, F, KH, KW, P, D, Ho, Wo, dtype)
+        dX, dW2 = _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype)
     else:
-        dcols = np.empty((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo)
-        dXp = np.empty((nb, C, Hp, Wp), dtype=dtype)  # (nb, C, Hp, Wp), padded input gradient of a block
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
-        _fill_cols(cols6[:m], X[n0:n1], plan)  # (m, CK, Ho*Wo)
-        # eq. (2): dW += dZ[n] @ cols[n].T for every image of the block
-        np.matmul(dZ3[n0:n1], cols[:m].transpose(0, 2, 1), out=dW_part[:m])  # (m, F, CK)
-        dW2 += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
-        # eq. (3): columns of the input gradient, W2.T @ dZ[n], brought back onto the input
-        if S == (1, 1):
-            gather(dX[n0:n1], dZ3[n0:n1].reshape(m, F, Ho, Wo), W2T)
-        else:
-            np.matmul(W2T, dZ3[n0:n1], out=dcols[:m])  # (m, CK, Ho*Wo)
-            dXb = dXp[:m]
-            dXb.fill(0.0)
-            _col2im_add(dXb, dcols[:m].reshape(m, C, KH, KW, Ho, Wo), S, D, Ho, Wo)
-            dX[n0:n1] = dXb[:, :, P[0] : P[0] + H, P[1] : P[1] + Wd]  # crop the padding
+        dX, dW2 = _backward_general(X, dZ3, W2T, S, P, D, KH, KW, Ho, Wo, dtype)
     return dX, dW2.reshape(W.shape), db
