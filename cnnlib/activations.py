@@ -82,7 +82,11 @@ def relu_backward(dA, cache):
     check_cache(fn, cache, ReLUCache, "relu_forward")
     dA = _check_dA(fn, dA, cache.Z.shape)
     dtype = np.result_type(dA.dtype, cache.Z.dtype)
-    return np.where(cache.Z > 0, dA, dtype.type(0)).astype(dtype, copy=False)
+    # A product with the mask, not np.where: np.where branches on every element and runs
+    # about ten times slower on a random mask (a CNN's activations are one).
+    dZ = np.multiply(dA, cache.Z > 0, dtype=dtype)
+    dZ += 0.0  # turn -0.0 (a negative dA times a 0 of the mask) into 0.0
+    return dZ
 
 
 # --------------------------------------------------------------------------- sigmoid
