@@ -334,13 +334,82 @@ def _fill_cols(cols6, Xblock, plan) -> None:
         cols6[:, :, i, j, out_r, out_c] = Xblock[:, :, in_r, in_c]
 
 
+def _forward_general(X, W2, b, S, P, D, KH, KW, Ho, Wo, dtype):
+    """Z (N, F, Ho*Wo) for any stride: im2col per block straight from the unpadded input, then W2 @ cols."""
+    N, C, H, Wd = X.shape
+    F, CK = W2.shape
+    L = Ho * Wo
+    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
+    b_col = b.reshape(F, 1)  # (F, 1)
+    Z = np.empty((N, F, L), dtype=dtype)  # (N, F, Ho*Wo)
+    nb = _block(N, CK * L * dtype.itemsize)
+    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), reused for every block
+    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)  # the same memory, one axis per index
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        _fill_cols(cols6[:m], X[n0:n1], plan)  # im2col for this block; padding cells stay zero
+        Zb = np.matmul(W2, cols[:m], out=Z[n0:n1])  # (m, F, Ho*Wo)
+        Zb += b_col  # while the block is still in cache
+    return Z
+
+
+def _forward_stride1(X, W2, b, P, D, KH, KW, Ho, Wo, dtype):
+    """Z (N, F, Ho*Wo) for stride 1, with im2col by contiguous copies (notebook 10, eq. 10.6).
+
+    The input is zero-padded a block at a time and laid out row by row,
+    ``Xq[n, c, r*Wp + s] = Xpad[n, c, r, s]``. With stride 1 the window of output cell
+    (u, v) at kernel offset (i, j) reads ``Xq[n, c, u*Wp + v + o]`` with ``o = i*D*Wp + j*D``,
+    so row (c, i, j) of the column matrix is one contiguous slice ``Xq[n, c, o : o + Ho*Wp]``
+    if the output is computed on rows ``Wp`` wide: the ``Wp - W_out`` extra columns of each
+    output row are computed too and dropped when Z is written. A last row of ones in the
+    column matrix and a last column b in W2 add the bias inside the matrix product.
+    """
+    N, C, H, Wd = X.shape
+    F, CK = W2.shape
+    KK = KH * KW
+    e = D[1] * (KW - 1)  # columns a window reaches beyond its corner
+    Hp, Wp = H + 2 * P[0], Wd + 2 * P[1]
+    shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
+    row_bytes = (CK + 1) * Wp * dtype.itemsize  # one output row's columns
+    if row_bytes * Ho <= 4 * _BLOCK_BYTES:  # whole images, a block of them at a time
+        rows, nb = Ho, _block(N, row_bytes * Ho)
+    else:  # very large images: a band of output rows at a time
+        rows, nb = max(1, _BLOCK_BYTES // row_bytes), 1
+    W2b = np.empty((F, CK + 1), dtype=dtype)  # (F, CK + 1): [W2 | b]
+    W2b[:, :CK] = W2
+    W2b[:, CK] = b
+    Xq = np.zeros((nb, C, Hp * Wp + e), dtype=dtype)  # (nb, C, Hp*Wp + e), padding stays zero
+    Xq4 = Xq[:, :, : Hp * Wp].reshape(nb, C, Hp, Wp)
+    cols = np.empty((nb, CK + 1, rows * Wp), dtype=dtype)  # (nb, CK + 1, rows*Wp)
+    cols[:, CK] = 1.0  # the bias row
+    cols4 = cols[:, :CK].reshape(nb, C, KK, rows * Wp)
+    Zq = np.empty((nb, F, rows * Wp), dtype=dtype)  # (nb, F, rows*Wp), output rows Wp wide
+    Z = np.empty((N, F, Ho, Wo), dtype=dtype)  # (N, F, Ho, Wo)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        Xq4[:m, :, P[0] : P[0] + H, P[1] : P[1] + Wd] = X[n0:n1]  # pad this block
+        for u0 in range(0, Ho, rows):
+            r = min(rows, Ho - u0)
+            w = r * Wp
+            for k, o in enumerate(shifts):  # im2col: one contiguous slice per (c, i, j)
+                start = o + u0 * Wp
+                cols4[:m, :, k, :w] = Xq[:m, :, start : start + w]
+            np.matmul(W2b, cols[:m, :, :w], out=Zq[:m, :, :w])  # (m, F, r*Wp), bias included
+            np.copyto(Z[n0:n1, :, u0 : u0 + r, :], Zq[:m, :, :w].reshape(m, F, r, Wp)[..., :Wo])
+    return Z.reshape(N, F, Ho * Wo)
+
+
 def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     """Convolution forward pass, fast: im2col + one matrix product per image (notebook 10, eq. 10.2).
 
     ``Z[n] = W2 @ cols[n] + b`` with ``W2 = W.reshape(F, C*KH*KW)`` and ``cols = im2col(X)``;
     the same numbers as ``conv2d_forward_naive`` (seed 003 §2.1). The column matrices are
-    built a few images at a time in one reused buffer (never for the whole batch at once),
-    and padding is never materialised: the buffer's padding cells are zero once and stay so.
+    built a few images at a time in one reused buffer, never for the whole batch at once.
+    Stride 1 (the common case) builds them by contiguous copies from a padded copy of the
+    block (``_forward_stride1``); other strides copy straight from the unpadded input
+    (``_forward_general``).
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out),
     ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1``. stride, padding, dilation: int or (h, w).
@@ -349,22 +418,13 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     fn = "conv2d_forward"
     X, W, b, S, P, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
     N, F, Ho, Wo = out_shape
-    _, C, H, Wd = X.shape
-    _, _, KH, KW = W.shape
-    CK, L = C * KH * KW, Ho * Wo
-    plan = _offset_plan(H, Wd, KH, KW, S, P, D, Ho, Wo)
-    W2 = W.reshape(F, CK).astype(dtype, copy=False)  # (F, CK)
-    b_col = b.astype(dtype, copy=False).reshape(F, 1)  # (F, 1)
-    Z = np.empty((N, F, L), dtype=dtype)  # (N, F, Ho*Wo)
-    nb = _block(N, CK * L * dtype.itemsize)
-    cols = np.zeros((nb, CK, L), dtype=dtype)  # (nb, CK, Ho*Wo), reused for every block
-    cols6 = cols.reshape(nb, C, KH, KW, Ho, Wo)  # the same memory, one axis per index
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
-        _fill_cols(cols6[:m], X[n0:n1], plan)  # im2col for this block
-        Zb = np.matmul(W2, cols[:m], out=Z[n0:n1])  # (m, F, Ho*Wo)
-        Zb += b_col  # while the block is still in cache
+    _, C, KH, KW = W.shape
+    W2 = W.reshape(F, C * KH * KW).astype(dtype, copy=False)  # (F, CK)
+    b_common = b.astype(dtype, copy=False)  # (F,)
+    if S == (1, 1):
+        Z = _forward_stride1(X, W2, b_common, P, D, KH, KW, Ho, Wo, dtype)
+    else:
+        Z = _forward_general(X, W2, b_common, S, P, D, KH, KW, Ho, Wo, dtype)
     return Z.reshape(out_shape), ConvCache(X, W, b, S, P, D, out_shape)
 
 
