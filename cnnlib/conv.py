@@ -459,7 +459,7 @@ def _backward_general(X, dZ3, W2T, S, P, D, KH, KW, Ho, Wo, dtype):
 
 
 def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
-    """dX and dW for stride 1, without building the columns of X at all (notebook 10, eq. 10.6).
+    """dX, dW and db for stride 1, without building the columns of X at all (notebook 10, eq. 10.6).
 
     With stride 1, "shift the kernel by (i, j)" is "shift a flattened image by a constant".
     Lay the zero-padded input out row by row, ``Xq[n, c, r*Wp + s] = Xpad[n, c, r, s]``, and
@@ -496,6 +496,7 @@ def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
     dZq3 = dZq.reshape(nb, F, Q)
     dW_part = np.empty((nb, F, C), dtype=dtype)  # (nb, F, C)
     dW3 = np.zeros((F, C, KK), dtype=dtype)  # (F, C, KH*KW)
+    db = np.zeros(F, dtype=dtype)  # (F,)
     # a sub-block of images: columns of the input gradient, in rows Wp wide with zero margins
     Lg = e + (Ho + 2 * a + 1) * Wp  # per row (c, i, j) of dcols: e zeros, a zero rows, Ho rows, a + 1 zero rows
     ng = _block(nb, CK * Lg * isz)
@@ -513,6 +514,7 @@ def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
         m = n1 - n0
         Xq4[:m, :, P[0] : P[0] + H, P[1] : P[1] + Wd] = X[n0:n1]  # (m, C, H, W) into the padded rows
         dZq[:m, :, :, :Wo] = dZ3[n0:n1].reshape(m, F, Ho, Wo)
+        db += dZq3[:m].sum(axis=2).sum(axis=0)  # eq. (1), while the block is in cache
         # eq. (2), one kernel offset at a time: (m, F, Q) @ (m, Q, C) -> (m, F, C)
         for k, o in enumerate(shifts):
             np.matmul(dZq3[:m], Xq[:m, :, o : o + Q].transpose(0, 2, 1), out=dW_part[:m])
@@ -526,7 +528,7 @@ def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
             np.copyto(out, views[0][:g])
             for view in views[1:]:
                 np.add(out, view[:g], out=out)
-    return dX, dW3.reshape(F, CK)
+    return dX, dW3.reshape(F, CK), db
 
 
 def conv2d_backward(dZ, cache):
@@ -553,10 +555,10 @@ def conv2d_backward(dZ, cache):
     _, C, KH, KW = W.shape
     dtype = np.result_type(dZ.dtype, X.dtype, W.dtype, cache.b.dtype)
     dZ3 = dZ.reshape(N, F, Ho * Wo).astype(dtype, copy=False)  # (N, F, Ho*Wo)
-    db = dZ3.sum(axis=(0, 2))  # (F,)            eq. (1)
     W2T = np.ascontiguousarray(W.reshape(F, C * KH * KW).T, dtype=dtype)  # (CK, F)
     if S == (1, 1):
-        dX, dW2 = _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype)
+        dX, dW2, db = _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype)
     else:
+        db = dZ3.sum(axis=(0, 2))  # (F,)            eq. (1)
         dX, dW2 = _backward_general(X, dZ3, W2T, S, P, D, KH, KW, Ho, Wo, dtype)
     return dX, dW2.reshape(W.shape), db
