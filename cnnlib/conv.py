@@ -525,9 +525,12 @@ def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
             g = s1 - s0
             np.matmul(W2T, dZq3[s0:s1], out=G_out[:g])  # (g, CK, Ho*Wp)
             out = dX[n0 + s0 : n0 + s1]  # (g, C, H, W), contiguous
-            np.copyto(out, views[0][:g])
-            for view in views[1:]:
-                np.add(out, view[:g], out=out)
+            if len(views) == 1:  # a 1x1 kernel
+                np.copyto(out, views[0][:g])
+            else:
+                np.add(views[0][:g], views[1][:g], out=out)
+                for view in views[2:]:
+                    np.add(out, view[:g], out=out)
     return dX, dW3.reshape(F, CK), db
 
 
