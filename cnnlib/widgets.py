@@ -8,13 +8,14 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
     ex.static_figure()      # a plain matplotlib Figure of the current state (GitHub, nbviewer)
     ex.state["Z"]           # the arrays behind every picture
 
-The five explorers:
+The six explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
 * :func:`conv_backward_explorer`  — notebook 03: dW, db and dX from an upstream δ, with routes;
 * :func:`pool_backward_explorer`  — notebook 04: max / average pooling routes δ of P back to A;
 * :func:`pipeline_explorer`       — notebook 06: seed 002's whole network, every value and gradient;
-* :func:`dense_softmax_explorer`  — notebook 01: logits, softmax, cross-entropy and δ = ŷ − y.
+* :func:`dense_softmax_explorer`  — notebook 01: logits, softmax, cross-entropy and δ = ŷ − y;
+* :func:`channels_explorer`       — notebook 07: several channels and filters, dW[f, c] and dX[c] with routes.
 
 Everything is computed by cnnlib's own layer functions; the pictures only show the numbers.
 
@@ -58,6 +59,7 @@ __all__ = [
     "pool_backward_explorer",
     "pipeline_explorer",
     "dense_softmax_explorer",
+    "channels_explorer",
 ]
 
 DPI = 100
@@ -2258,3 +2260,310 @@ def dense_softmax_explorer(p=None, U=None, c=None, y=0, *, logits=None, mode="lo
     ``.state`` holds s, yhat, L, delta (and p, U, dp, dU in layer mode).
     """
     return DenseSoftmaxExplorer(p, U, c, y, logits=logits, mode=mode)
+
+
+# --------------------------------------------------------------------------- channels and filters (chapter 07)
+
+
+_DZ_CHOICES = ["given δZ", "random draw 1", "random draw 2", "all ones", "one entry of filter 0"]
+
+
+class ChannelsExplorer(Explorer):
+    """See :func:`channels_explorer`."""
+
+    _fn = "channels_explorer"
+
+    def __init__(self, X=None, W=None, dZ=None):
+        fn = self._fn
+        _require_widgets(fn)
+        if X is None:
+            X = np.stack([_pattern("diagonal stroke", 6, 6), _pattern("vertical edge", 6, 6)])
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 4 and X.shape[0] == 1:
+            X = X[0]
+        if X.ndim != 3 or not (1 <= X.shape[0] <= 2) or not (2 <= X.shape[1] <= 6 and 2 <= X.shape[2] <= 6):
+            raise ValueError(f"{fn}: X must be (C, H, W) with 1 or 2 channels and sides 2 to 6, got shape {X.shape}")
+        C, H, Wd = X.shape
+        if W is None:
+            W = np.zeros((2, C, 3, 3))
+            W[0, :, 1, :] = 1.0  # filter 0: a horizontal bar in every channel
+            W[1, :, :, 1] = 1.0  # filter 1: a vertical bar
+            W[1, :, 0, 0] = -1.0
+            W[0, :, 2, 2] = -0.5
+        W = np.asarray(W, dtype=np.float64)
+        if W.ndim != 4 or W.shape[1] != C or not (1 <= W.shape[0] <= 2) or W.shape[2] != W.shape[3]:
+            raise ValueError(
+                f"{fn}: W must be (F, C, K, K) with 1 or 2 filters and C = {C} channels (those of X), "
+                f"got shape {W.shape}"
+            )
+        F, _, K, _ = W.shape
+        if not (1 <= K <= min(H, Wd, 3)):
+            raise ValueError(f"{fn}: the kernel size K must be 1 to 3 and fit X ({H}×{Wd}), got {K}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(W))):
+            raise ValueError(f"{fn}: X and W must be finite")
+        Ho, Wo = H - K + 1, Wd - K + 1
+        if dZ is not None:
+            dZ = np.asarray(dZ, dtype=np.float64)
+            if dZ.ndim == 4 and dZ.shape[0] == 1:
+                dZ = dZ[0]
+            if dZ.shape != (F, Ho, Wo) or not np.all(np.isfinite(dZ)):
+                raise ValueError(f"{fn}: dZ must be finite with the shape of Z, {(F, Ho, Wo)}, got {np.shape(dZ)}")
+        self.C, self.F, self.K, self.H, self.Wd, self.Ho, self.Wo = C, F, K, H, Wd, Ho, Wo
+        self._X, self._W = X.copy(), W.copy()
+        draws = [_upstream_table(s, max(Ho, Wo))[:Ho, :Wo] for s in (11, 12, 13, 14)]
+        one = np.zeros((F, Ho, Wo))
+        one[0, Ho // 2, Wo // 2] = 1.0
+        self._dZ_options = {
+            "given δZ": dZ.copy() if dZ is not None else np.stack(draws[:F]),
+            "random draw 1": np.stack(draws[:F]),
+            "random draw 2": np.stack(draws[2 : 2 + F]),
+            "all ones": np.ones((F, Ho, Wo)),
+            "one entry of filter 0": one,
+        }
+
+        on = self._on_change
+        self._patterns = []
+        for c in range(C):
+            d = widgets.Dropdown(
+                options=["(keep)"] + PATTERNS,
+                value="(keep)",
+                description=f"X[{c}] pattern",
+                style={"description_width": "90px"},
+                layout=widgets.Layout(width="270px"),
+            )
+            d.observe(lambda change, c=c: self._apply_pattern(c, change), names="value")
+            self._patterns.append(d)
+        pairs = [(f, c) for f in range(F) for c in range(C)]
+        self._kernel = widgets.Dropdown(
+            options=[(f"W[{f}, {c}]: filter {f}, channel {c}", (f, c)) for f, c in pairs],
+            value=(0, 0),
+            description="edit kernel",
+            style={"description_width": "90px"},
+            layout=widgets.Layout(width="300px"),
+        )
+        self._kernel.observe(self._select_kernel, names="value")
+        self._wgrid, self._wcells = _grid_editor(W[0, 0], self._edit_kernel, prefix="W", lo=-3.0, hi=3.0, step=0.25)
+        self._dz = widgets.Dropdown(
+            options=_DZ_CHOICES,
+            value="given δZ",
+            description="upstream δZ",
+            style={"description_width": "90px"},
+            layout=widgets.Layout(width="270px"),
+        )
+        self._target = widgets.ToggleButtons(
+            options=["dW", "dX"],
+            value="dW",
+            description="explain",
+            style={"description_width": "90px", "button_width": "60px"},
+        )
+        self._f = _int_slider("filter f", 0, 0, F - 1)
+        self._c = _int_slider("channel c", 0, 0, C - 1)
+        self._row = _int_slider("row", 0, 0, K - 1)
+        self._col = _int_slider("column", 0, 0, K - 1)
+        for w in (self._dz, self._target, self._f, self._c, self._row, self._col):
+            w.observe(on, names="value")
+        box = widgets.HBox(
+            [
+                widgets.VBox(
+                    [_label(f"input X ({C}×{H}×{Wd})"), *self._patterns, self._dz],
+                    layout=widgets.Layout(margin="0 14px 0 0"),
+                ),
+                widgets.VBox(
+                    [_label(f"kernels W ({F}×{C}×{K}×{K})"), self._kernel, self._wgrid],
+                    layout=widgets.Layout(margin="0 14px 0 0"),
+                ),
+                widgets.VBox(
+                    [_label("which entry comes from where?"), self._target, self._f, self._c, self._row, self._col]
+                ),
+            ]
+        )
+
+        cs, top, gap, kgap_x, kgap_y = 28, 52, 44, 22, 36
+        x = 30
+        self._px = []
+        for c in range(C):
+            self._px.append(_Panel(f"X[{c}]  channel {c}", H, Wd, cs=cs).place(x, top))
+            x += Wd * cs + 26
+        xk = x + gap - 26
+        self._pw = {}
+        for f in range(F):
+            for c in range(C):
+                self._pw[f, c] = _Panel(f"W[{f},{c}]", K, K, cs=cs).place(
+                    xk + c * (K * cs + kgap_x), top + f * (K * cs + kgap_y)
+                )
+        kw = C * K * cs + (C - 1) * kgap_x
+        xz = xk + max(kw, 60) + gap
+        self._pdz = []
+        for f in range(F):
+            self._pdz.append(_Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 30), top))
+        rows1 = max(H * cs, F * K * cs + (F - 1) * kgap_y, Ho * cs)
+        row2 = top + rows1 + 60
+        self._pdx = [_Panel(f"dX[{c}]", H, Wd, cs=cs).place(p.x, row2) for c, p in enumerate(self._px)]
+        self._pdw = {
+            (f, c): _Panel(f"dW[{f},{c}]", K, K, cs=cs).place(p.x, row2 + (p.y - top)) for (f, c), p in self._pw.items()
+        }
+        self._pdb = _Panel("db = Σ δZ[f]", 1, F, cs=cs + 8).place(xz, row2)
+        width = max(self._pdz[-1].x + Wo * cs, self._pdb.x + 130) + 20
+        height = row2 + rows1 + 14
+        panels = [*self._px, *self._pw.values(), *self._pdz, *self._pdx, *self._pdw.values(), self._pdb]
+
+        def decorate(fig, ax):
+            f7 = _Font.get(7)
+            for y0, text in ((top + rows1 / 2, "inputs"), (row2 + rows1 / 2, "gradients")):
+                ax.text(12, y0, text, fontproperties=f7.prop, rotation=90, color=_GREY, ha="center", va="center")
+
+        self._setup(
+            "Channels and filters, backward",
+            "C input channels, F filters: dW[f, c] = X[c] ⋆ δZ[f] and dX[c] = Σ_f δZ[f] * W[f, c]; "
+            "pick an entry to see the products that sum to it",
+            box,
+            width,
+            height,
+            panels,
+            decorate,
+        )
+        self.update()
+
+    # -- controls that edit the backing arrays
+
+    @property
+    def controls(self):
+        return {
+            **{f"pattern {c}": d for c, d in enumerate(self._patterns)},
+            "kernel": self._kernel,
+            **self._wcells,
+            "dZ": self._dz,
+            "explain": self._target,
+            "filter": self._f,
+            "channel": self._c,
+            "row": self._row,
+            "column": self._col,
+        }
+
+    @controls.setter
+    def controls(self, value):
+        pass
+
+    def _apply_pattern(self, c, change):
+        if change["new"] not in PATTERNS:
+            return
+        self._X[c] = _pattern(change["new"], self.H, self.Wd)
+        self._busy = True
+        try:
+            self._patterns[c].value = "(keep)"
+        finally:
+            self._busy = False
+        self.update()
+
+    def _select_kernel(self, change):
+        f, c = change["new"]
+        self._busy = True
+        try:
+            for r in range(self.K):
+                for q in range(self.K):
+                    self._wcells[f"W[{r},{q}]"].value = float(np.clip(self._W[f, c, r, q], -3.0, 3.0))
+        finally:
+            self._busy = False
+        self.update()
+
+    def _edit_kernel(self, change):
+        if self._busy:
+            return
+        f, c = self._kernel.value
+        self._W[f, c] = _read_grid(self._wcells, (self.K, self.K), "W")
+        self.update()
+
+    # -- the picture
+
+    def _compute(self, frame):
+        from .conv import conv2d_backward, conv2d_forward
+
+        X, W = self._X.copy(), self._W.copy()
+        C, F, K, H, Wd, Ho, Wo = self.C, self.F, self.K, self.H, self.Wd, self.Ho, self.Wo
+        dZ = self._dZ_options[self._dz.value].copy()
+        target = self._target.value
+        if target == "dW":
+            self._row.max, self._col.max = K - 1, K - 1
+        else:
+            self._row.max, self._col.max = H - 1, Wd - 1
+        self._f.disabled = target == "dX"  # dX[c] sums over every filter
+        f, c, i, j = self._f.value, self._c.value, self._row.value, self._col.value
+        Z4, cache = conv2d_forward(X[None], W, np.zeros(F))
+        dX4, dW, db = conv2d_backward(dZ[None], cache)
+        dX = dX4[0]
+        self.state = {"X": X, "W": W, "dZ": dZ, "Z": Z4[0], "dX": dX, "dW": dW, "db": db, "target": target}
+        xdim = [np.ones((H, Wd), bool) for _ in range(C)]
+        wdim = {k: np.ones((K, K), bool) for k in self._pw}
+        zdim = [np.ones((Ho, Wo), bool) for _ in range(F)]
+        routes_x, routes_w, routes_z = [], [], []  # (channel, r, q), ((f, c), r, q), (f, u, v)
+        if target == "dW":
+            self.state["index"] = (f, c, i, j)
+            rs = _viz.conv_dW_terms(X, dZ, W.shape, (f, c, i, j))
+            wdim[f, c][i, j] = False
+            for u in range(Ho):
+                for v in range(Wo):
+                    xdim[c][u + i, v + j] = False
+                    zdim[f][u, v] = False
+                    if dZ[f, u, v] != 0:
+                        routes_x.append((c, u + i, v + j))
+                        routes_z.append((f, u, v))
+        else:
+            self.state["index"] = (c, i, j)
+            rs = _viz.conv_dX_terms(W, dZ, X.shape, (c, i, j))
+            xdim[c][i, j] = False
+            for g in range(F):
+                for a in range(K):
+                    for e in range(K):
+                        u, v = i - a, j - e
+                        if 0 <= u < Ho and 0 <= v < Wo:
+                            wdim[g, c][a, e] = False
+                            zdim[g][u, v] = False
+                            routes_w.append(((g, c), a, e))
+                            routes_z.append((g, u, v))
+        self.state["route"] = rs
+        xc = [frame.heat(self._px[k], f"X[{k}]", X[k], dim=xdim[k]) for k in range(C)]
+        wc = {key: frame.heat(p, f"W[{key[0]},{key[1]}]", W[key], dim=wdim[key]) for key, p in self._pw.items()}
+        zc = [frame.heat(self._pdz[g], f"dZ[{g}]", dZ[g], "grad", dim=zdim[g]) for g in range(F)]
+        dxc = [frame.heat(self._pdx[k], f"dX[{k}]", dX[k], "grad") for k in range(C)]
+        dwc = {key: frame.heat(p, f"dW[{key[0]},{key[1]}]", dW[key], "grad") for key, p in self._pdw.items()}
+        frame.heat(self._pdb, "db", db[None, :], "grad", row_labels=[""])
+        for k, r, q in routes_x:
+            frame.box(*xc[k].rect(r, q), _ROUTE, 3)
+        for key, r, q in routes_w:
+            frame.box(*wc[key].rect(r, q), _ROUTE, 3)
+        for g, u, v in routes_z:
+            if dZ[g, u, v] != 0:
+                frame.box(*zc[g].rect(u, v), _ROUTE, 3)
+        if target == "dW":
+            frame.box(*wc[f, c].rect(i, j), _HI, 3)
+            frame.box(*dwc[f, c].rect(i, j), _HI, 3)
+        else:
+            frame.box(*xc[c].rect(i, j), _HI, 3)
+            frame.box(*dxc[c].rect(i, j), _HI, 3)
+            self._pdx[c].subtitle(frame, f"entry ({i}, {j}): {len(rs.terms)} product(s)")
+        eq = html.escape(" ".join(line.strip() for line in rs.equation.splitlines()))
+        what = (
+            f"dW[{f},{c}] only meets input channel {c} and filter {f}'s δ"
+            if target == "dW"
+            else f"dX[{c}] collects from every filter: Σ over f = 0..{F - 1}"
+        )
+        self._readout = f"<span style='font-family:monospace'>{eq}</span> &nbsp;·&nbsp; {html.escape(what)}"
+
+
+def channels_explorer(X=None, W=None, dZ=None):
+    """Convolution backward with several channels and filters, interactively (notebook 07; seed 003 eqs. (1)-(3)).
+
+    ``X`` (C, H, W) with C = 1 or 2 channels and sides up to 6, kernels ``W`` (F, C, K, K)
+    with F = 1 or 2 filters and K up to 3, and an upstream gradient ``dZ`` = δZ (F, H-K+1,
+    W-K+1) (stride 1, no padding). The top row shows every input channel, the F×C grid of
+    kernels and each filter's δZ; the bottom row dX per channel, the grid of dW[f, c] =
+    X[c] ⋆ δZ[f] and db, all from ``cnnlib.conv2d_backward``. Choose a pattern for a
+    channel, pick a kernel W[f, c] to edit, switch the upstream δZ (the given one, random
+    draws, all ones, a single entry), then pick "dW" (filter, channel, row, column) or
+    "dX" (channel, row, column): the cells whose products add up to that entry are
+    outlined, the others fade, and the sum is written out under the picture
+    (``cnnlib.viz.conv_dW_terms`` / ``conv_dX_terms``).
+
+    ``.state`` holds X, W, dZ, Z, dX, dW, db, the explained index and its route.
+    """
+    return ChannelsExplorer(X, W, dZ)
