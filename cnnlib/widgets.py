@@ -2378,13 +2378,13 @@ class ChannelsExplorer(Explorer):
             ]
         )
 
-        cs, top, gap, kgap_x, kgap_y = 28, 52, 44, 22, 36
+        cs, top, gap, kgap_x, kgap_y = 31, 52, 36, 20, 36
         x = 30
         self._px = []
         for c in range(C):
             self._px.append(_Panel(f"X[{c}]  channel {c}", H, Wd, cs=cs).place(x, top))
-            x += Wd * cs + 26
-        xk = x + gap - 26
+            x += Wd * cs + 20
+        xk = x + gap - 20
         self._pw = {}
         for f in range(F):
             for c in range(C):
@@ -2395,7 +2395,7 @@ class ChannelsExplorer(Explorer):
         xz = xk + max(kw, 60) + gap
         self._pdz = []
         for f in range(F):
-            self._pdz.append(_Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 30), top))
+            self._pdz.append(_Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 24), top))
         rows1 = max(H * cs, F * K * cs + (F - 1) * kgap_y, Ho * cs)
         row2 = top + rows1 + 60
         self._pdx = [_Panel(f"dX[{c}]", H, Wd, cs=cs).place(p.x, row2) for c, p in enumerate(self._px)]
