@@ -6,13 +6,13 @@ zero (an output only sees its receptive field) and the remaining entries are
 *tied*: each one is a copy of some kernel entry ``W[i, j]``. With the images
 flattened in C order (row by row),
 
-    vec(Z) = M @ vec(X)                      (notebook 03, eq. 3.1; bias left out)
+    vec(Z) = M @ vec(X)                      (notebook 02, eq. 2.5; bias left out)
 
 and because the copies are the same parameter, the gradient of a kernel entry
 is the sum of the big matrix's gradient over all of its copies:
 
     dW[i, j] = sum over {(r, k) : tie[r, k] = i*KW + j} of dM[r, k],
-    dM = outer(vec(dZ), vec(X))              (notebook 03, eq. 3.2)
+    dM = outer(vec(dZ), vec(X))              (notebook 03, eq. 3.5)
 
 which is exactly ``conv2d_backward``'s ``dW``. Also ``vec(dX) = M.T @ vec(dZ)``.
 """
@@ -36,7 +36,7 @@ def _input_hw(fn: str, input_hw) -> tuple[int, int]:
 
 
 def conv2d_as_matrix(W, input_hw, *, stride=1, padding=0, dilation=1):
-    """The dense matrix of a single-channel 2-D convolution (notebook 03, eq. 3.1; seed 001).
+    """The dense matrix of a single-channel 2-D convolution (notebook 02, eq. 2.5; notebook 03, eq. 3.4; seed 001).
 
     ``W`` is one kernel, shape (KH, KW) (a (1, 1, KH, KW) array is accepted too);
     ``input_hw = (H, W)`` is the input's spatial size. Returns ``(M, tie)``:
@@ -95,7 +95,7 @@ def tied_gradient(dM, tie, kernel_shape):
     ``conv2d_as_matrix``); ``kernel_shape = (KH, KW)``. Entries with ``tie == -1``
     are structurally zero and ignored. Returns ``dW`` with shape (KH, KW).
     With ``dM = np.outer(vec(dZ), vec(X))`` this equals ``conv2d_backward``'s dW
-    (notebook 03, eq. 3.2).
+    (notebook 03, eq. 3.5).
     """
     fn = "tied_gradient"
     dM = as_array(fn, "dM", dM)

@@ -1439,7 +1439,7 @@ def _paren(s: str) -> str:
 
 @dataclass
 class RouteSum:
-    """One gradient entry written as a sum of products (notebook 03, eqs. (2) and (3)).
+    """One gradient entry written as a sum of products (notebook 03, eqs. 3.2 and 3.3; seed 003 equations (2) and (3)).
 
     ``terms``: list of ``(a_index, a_value, b_index, b_value)``; ``total``: cnnlib's value
     of the entry (from ``conv2d_backward``); ``equation``: the sum written out, with
