@@ -108,7 +108,7 @@ test-widgets7:
 	@if [ -f tests/test_widgets.py ]; then \
 	  $(MAKE) --no-print-directory $(STAMP7) && \
 	  $(PY7) -c 'import ipywidgets; print("ipywidgets", ipywidgets.__version__)' && \
-	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/test_widgets.py; \
+	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/test_widgets*.py; \
 	else echo "test-widgets7: tests/test_widgets.py does not exist yet, nothing to run"; fi
 
 clean:
