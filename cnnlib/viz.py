@@ -545,6 +545,7 @@ def _draw_heatmap(
     row_ticklabels=None,
     col_ticklabels=None,
     title_size: float | None = None,
+    fontsize: float | None = None,
 ):
     h, w = data.shape
     cell_in = cell_in or _cell_inches(ax, h, w)
@@ -593,7 +594,8 @@ def _draw_heatmap(
     )
     labels = [[formatter(v) for v in row] for row in data.tolist()]
     nchars = max((len(s) for row in labels for s in row), default=1)
-    state.fontsize = _fontsize_for(cell_in, nchars)
+    # a grid passes one size for all its panels, so that no panel's numbers look larger than another's
+    state.fontsize = float(fontsize) if fontsize is not None else _fontsize_for(cell_in, nchars)
     if annotate and state.fontsize >= 4.5 and max(h, w) <= _ANNOTATE_MAX:
         for r in range(h):
             for c in range(w):
@@ -833,6 +835,11 @@ def heatmap_grid(
         vmin, vmax, div = _shared_norm_limits(arr, diverging)
     states = []
     label_fs = float(np.clip(cell * 72 * 0.36, 8, 11))
+    # one annotation size for every panel: the one that fits the longest label of the whole grid
+    nchars = max(
+        max((len(_Formatter(fn, fmt, data)(v)) for v in data.ravel().tolist()), default=1) for data, _, _ in panels
+    )
+    fontsize = _fontsize_for(cell, nchars)
     for ax, (data, panel_title, ylabel) in zip(axs, panels):
         states.append(
             _draw_heatmap(
@@ -847,6 +854,7 @@ def heatmap_grid(
                 vmax=vmax,
                 cell_in=cell,
                 title=panel_title or None,
+                fontsize=fontsize,
             )
         )
         if ylabel:

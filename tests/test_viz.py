@@ -263,6 +263,31 @@ def test_heatmap_grid_wraps_a_long_column_of_kernels():
         plt.close(fig)
 
 
+@pytest.mark.parametrize("shared_scale", [True, False])
+def test_heatmap_grid_numbers_have_one_font_size_in_every_panel(shared_scale):
+    # chapter 07's dW grid: one row of panels with long labels (-0.125), one with short ones (2)
+    long_row = np.array([[-0.125, 0.375, -1.625], [0.25, -0.875, 1.125], [-2.375, 0.5, 0.0625]])
+    short_row = np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 2.0], [0.0, 1.0, 4.0]])
+    dW = np.stack([np.stack([long_row, long_row.T]), np.stack([short_row, short_row.T])])  # (2, 2, 3, 3)
+    fig = viz.heatmap_grid(dW, shared_scale=shared_scale)
+    try:
+        axes = heatmap_axes(fig)
+        assert len(axes) == 4
+        sizes = [{t.get_fontsize() for t in ax.texts} for ax in axes]
+        assert all(len(s) == 1 for s in sizes), sizes  # one size inside a panel
+        assert len(set().union(*sizes)) == 1, sizes  # and the same in every panel
+        # the common size is the one that fits the longest labels: that of a grid of long labels only
+        all_long = np.stack([np.stack([long_row, long_row.T])] * 2)
+        ref = viz.heatmap_grid(all_long, shared_scale=shared_scale)
+        try:
+            ref_sizes = {t.get_fontsize() for ax in heatmap_axes(ref) for t in ax.texts}
+        finally:
+            plt.close(ref)
+        assert sizes[0] == ref_sizes
+    finally:
+        plt.close(fig)
+
+
 def test_heatmap_grid_labels_unshared_scales_and_errors():
     maps = np.abs(np.random.default_rng(1).standard_normal((1, 3, 2, 2)))
     maps[0, 2] *= 10
