@@ -117,6 +117,19 @@ import cnnlib  # noqa: E402
 # --------------------------------------------------------------------------- timing helpers
 
 
+def shown_args(args) -> list[str]:
+    """The command-line options worth printing in the report (not where a JSON copy went)."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--json":
+            skip = True
+        elif not a.startswith("--json="):
+            out.append(a)
+    return out
+
+
 def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     """Median wall-clock seconds of ``fn()`` over ``repeats`` runs (after ``warmup`` runs)."""
     for _ in range(warmup):
@@ -230,6 +243,7 @@ def conv_case(name: str, dtype, repeats: int, rng) -> dict:
         floor=float(np.median(t_floor)),
         mem=peak_mb(both),
         floor_mem=floor_mb,
+        times=dict(fwd=t_fwd, bwd=t_bwd, total=t_both, floor=t_floor),
         torch_spec=dict(kind="conv", N=N, C=C, H=H, F=F, K=K, pad=pad, dtype=np.dtype(dtype).name),
     )
 
@@ -342,6 +356,23 @@ def blas_info() -> str:
     return "; ".join(parts) or "no BLAS found by threadpoolctl"
 
 
+def scheduling() -> str:
+    """The scheduling policy this process runs under (``chrt -f 1`` gives SCHED_FIFO)."""
+    try:
+        policy = os.sched_getscheduler(0)
+    except (AttributeError, OSError):
+        return "unknown"
+    names = {
+        getattr(os, n): n
+        for n in ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_IDLE")
+        if hasattr(os, n)
+    }
+    name = names.get(policy, str(policy))
+    if name in ("SCHED_FIFO", "SCHED_RR"):
+        return f"{name} (real-time, priority {os.sched_getparam(0).sched_priority}): other programs wait"
+    return f"{name}, nice {os.nice(0)}"
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -382,8 +413,16 @@ def build_report(res: dict, meta: dict) -> str:
     lines.append(f"BLAS (NumPy): {meta['blas']}.  ")
     lines.append(f"PyTorch: {meta['torch']}.  ")
     lines.append(f"Environment: {meta['env']}.  ")
+    lines.append(f"Scheduling: {meta['sched']}.  ")
     lines.append(f"Load average: {meta['load_start']:.2f} at the start, {meta['load_end']:.2f} at the end.")
-    if meta["busy"]:
+    if meta["busy"] and meta["realtime"]:
+        lines.append("")
+        lines.append(
+            "Other programs were running (load average above 0.5), but this run had real-time priority, "
+            "so they waited. What it cannot hold off is the virtual machine's host: see the notes below "
+            "this table on how much the large convolution varies from run to run."
+        )
+    elif meta["busy"]:
         lines.append("")
         lines.append(
             "**Warning: the machine was busy during this run (load average above 0.5); "
@@ -477,7 +516,7 @@ def write_readme(section_body: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2, help="threads for NumPy's BLAS and for PyTorch (default 2)")
-    ap.add_argument("--repeats", type=int, default=9, help="timed repeats per case (default 9)")
+    ap.add_argument("--repeats", type=int, default=15, help="timed repeats per case (default 15)")
     ap.add_argument("--quick", action="store_true", help="3 repeats, for a smoke test")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     ap.add_argument("--markdown", action="store_true", help="write the results into benchmarks/README.md")
@@ -576,22 +615,26 @@ def main(argv=None) -> int:
         torch_version = None
     meta = dict(
         date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        command="python benchmarks/bench_layers.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
+        command=" ".join(
+            ["python benchmarks/bench_layers.py", *shown_args(argv if argv is not None else sys.argv[1:])]
+        ),
         machine=f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
         software=f"Python {platform.python_version()}, NumPy {np.__version__}"
         + (f", PyTorch {torch_version}" if torch_version else ""),
         blas=blas_info(),
         torch=torch_meta,
         env=env_note,
+        sched=scheduling(),
         load_start=load_start,
         load_end=load_end,
         busy=max(load_start, load_end) > 0.5,
+        realtime=scheduling().startswith(("SCHED_FIFO", "SCHED_RR")),
     )
     report = build_report(res, meta)
     print()
     print(report)
     print(f"(whole run: {time.perf_counter() - started:.0f} s)")
-    if meta["busy"]:
+    if meta["busy"] and not meta["realtime"]:
         print("bench_layers: WARNING the load average was above 0.5: other programs were running.")
     if args.markdown:
         write_readme(report)
