@@ -7,7 +7,10 @@ Two implementations of the same mathematics:
   stride, padding and dilation);
 * ``conv2d_forward`` / ``conv2d_backward`` — the fast version (notebook 10):
   per-image column matrices (im2col) and matrix products, with ``col2im`` (the
-  adjoint of ``im2col``) accumulating the input gradient.
+  adjoint of ``im2col``) accumulating the input gradient. With stride 1 the
+  kernel offsets become shifts along a padded image laid out row by row, so the
+  backward pass needs no columns of X and gathers dX from shifted views instead
+  of scattering it (``_backward_stride1``). Speed: ``benchmarks/README.md``.
 
 Layout is NCHW. With stride S, padding P and dilation D the output size is::
 
