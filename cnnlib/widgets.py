@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import struct
+import textwrap
 import zlib
 
 import numpy as np
@@ -583,13 +585,47 @@ def _png(rgba: np.ndarray) -> bytes:
     )
 
 
-def _static_figure(width, height, decorate, frame: _Frame):
-    """A plain matplotlib Figure showing ``frame`` (for GitHub / nbviewer readers)."""
+_SUBSCRIPTS = str.maketrans("ijk0123456789", "ᵢⱼₖ₀₁₂₃₄₅₆₇₈₉")
+
+
+def _plain(markup: str) -> str:
+    """The text of a read-out's HTML (tags dropped, entities decoded, <sub> as Unicode subscripts)."""
+    markup = re.sub(r"<sub>(.*?)</sub>", lambda m: m.group(1).translate(_SUBSCRIPTS), markup)
+    text = html.unescape(re.sub(r"<[^>]+>", "", markup)).replace("\xa0", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_FOOTER_SIZE = 8.0
+_FOOTER_LINE = 15  # pixels between footer lines
+
+
+def _footer_lines(text: str, width: int) -> list[str]:
+    """``text`` wrapped to the picture's width (measured with the footer's own font)."""
+    if not text:
+        return []
+    font = _Font.get(_FOOTER_SIZE, False)
+    avg = max(font.width("0123456789 abcdefghij·()[]") / 27, 1.0)
+    lines = textwrap.wrap(text, max(int((width - 24) / avg), 20), break_long_words=False, break_on_hyphens=False)
+    while lines and max(font.width(line) for line in lines) > width - 20:  # rare: wide glyphs
+        lines = textwrap.wrap(
+            text, max(len(max(lines, key=len)) - 4, 10), break_long_words=False, break_on_hyphens=False
+        )
+    return lines
+
+
+def _static_figure(width, height, decorate, frame: _Frame, footer: str = ""):
+    """A plain matplotlib Figure showing ``frame`` (for GitHub / nbviewer readers).
+
+    ``footer``: the read-out the live widget writes under its picture (a route's sum,
+    a formula), wrapped and drawn under the picture so that a static render carries it too.
+    """
     import matplotlib.pyplot as plt  # so that IPython's inline display hook is installed
 
-    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
+    lines = _footer_lines(footer, width)
+    total = height + (len(lines) * _FOOTER_LINE + 12 if lines else 0)
+    fig = plt.figure(figsize=(width / DPI, total / DPI), dpi=DPI, facecolor="white")
     plt.close(fig)  # not managed by pyplot: displayed once, when returned, and never leaked
-    ax = _full_axes(fig, width, height)
+    ax = _full_axes(fig, width, total)
     decorate(fig, ax)
     for x, y, w, h, rgb in frame.fills:
         ax.add_patch(Rectangle((x, y), w, h, facecolor=rgb / 255, edgecolor="none", zorder=1))
@@ -619,8 +655,12 @@ def _static_figure(width, height, decorate, frame: _Frame):
         font = _Font.get(size, bold)
         left, top = _text_origin(font, s, x, y, ha)
         ax.text(left, top + font.ascent, s, fontproperties=font.prop, color=color, ha="left", va="baseline", zorder=6)
+    ffont = _Font.get(_FOOTER_SIZE, False)
+    for k, line in enumerate(lines):
+        y = height + 6 + k * _FOOTER_LINE + ffont.ascent
+        ax.text(12, y, line, fontproperties=ffont.prop, color=_INK, ha="left", va="baseline", zorder=6)
     ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
+    ax.set_ylim(total, 0)
     return fig
 
 
@@ -936,9 +976,18 @@ class Explorer(_BaseBox):
     def frame_arrays(self):
         return self.frame.arrays
 
+    @property
+    def readout_text(self) -> str:
+        """The read-out under the live picture (a route's sum, a formula) as plain text."""
+        return _plain(self._readout)
+
     def static_figure(self):
-        """The current state as a plain matplotlib Figure (not registered with pyplot)."""
-        return _static_figure(self._width, self._height, self._decorate, self.frame)
+        """The current state as a plain matplotlib Figure (not registered with pyplot).
+
+        The read-out the live widget writes under its picture (the sum a route adds
+        up, the formula of the chosen entry) is written under the figure as well.
+        """
+        return _static_figure(self._width, self._height, self._decorate, self.frame, self.readout_text)
 
     figure = static_figure
 
@@ -1304,10 +1353,12 @@ class ConvBackwardExplorer(Explorer):
         row2 = top + max(self._px.height, self._pdz.height, self._pw.height) + 58
         self._pdx = _Panel("dX = ∂L/∂X", self.H, self.Wd, cs=cs).place(34 + (self._px.width - self.Wd * cs) // 2, row2)
         self._pdw = _Panel("dW = ∂L/∂W", self.KH, self.KW, cs=cs).place(self._pw.x, row2)
-        self._pdb = _Panel("db = Σ δZ", 1, 1, cs=cs + 10).place(self._pdz.x, row2)
+        self._pdb = _Panel("db = Σ δZ", 1, 1, cs=cs + 10).place(self._pw.x, row2 + self._pdw.height + 46)
+        # δZ spread out by the stride (S − 1 zeros between entries), right under δZ (notebook 08)
+        self._pdd = _Panel("dilated δZ", *cap, cs=cs).place(self._pdz.x, row2)
         width = max(self._pdz.x + self._pdz.width, self._pdb.x + 170) + 16
-        height = row2 + max(self._pdx.height, self._pdw.height, self._pdb.height) + 14
-        panels = (self._px, self._pw, self._pdz, self._pdx, self._pdw, self._pdb)
+        height = row2 + max(self._pdx.height, self._pdw.height + 46 + self._pdb.height) + 14
+        panels = (self._px, self._pw, self._pdz, self._pdx, self._pdw, self._pdb, self._pdd)
         self._setup(
             "Convolution backward",
             "edit X, W and the upstream δZ; pick a dW or dX entry to see the products that sum to it",
@@ -1318,13 +1369,15 @@ class ConvBackwardExplorer(Explorer):
         )
         self.update()
 
-    def _place_row2(self, rows1, P):
+    def _place_row2(self, rows1, P, rows_dilated=2):
         """Put the gradient row just under the tallest input panel (dX under X's unpadded cells); size the picture."""
         row2 = self._px.y + rows1 * self._px.cs + 58
         self._pdx.place(self._px.x + P * self._px.cs, row2)
-        for q in (self._pdw, self._pdb):
-            q.place(q.x, row2)
-        self._fit_height(row2 + max(self._pdx.height, self._pdw.height, self._pdb.height) + 14)
+        self._pdw.place(self._pdw.x, row2)
+        self._pdb.place(self._pdb.x, row2 + self._pdw.height + 46)
+        self._pdd.place(self._pdd.x, row2)
+        bottom = max(self._pdx.height, self._pdw.height + 46 + self._pdb.height, rows_dilated * self._pdd.cs)
+        self._fit_height(row2 + bottom + 14)
 
     @property
     def controls(self):
@@ -1379,17 +1432,34 @@ class ConvBackwardExplorer(Explorer):
             frame.heat(self._pw, "W", W)
             for p in (self._pdz, self._pdx, self._pdw, self._pdb):
                 p.note(frame, "—", _ERR)
+            frame.text("—", self._pdd.x + 2 * self._pdd.cs, self._pdd.y + self._pdd.cs, 7.5, _ERR)
             self._readout = ""
             self._fail(frame, msg)
             return
         Ho, Wo = conv_output_size(H, KH, S, P, D), conv_output_size(Wd, KW, S, P, D)
-        self._place_row2(max(H + 2 * P, KH, Ho), P)
+        Hd, Wdd = (Ho - 1) * S + 1, (Wo - 1) * S + 1  # δZ spread out by the stride
+        self._place_row2(max(H + 2 * P, KH, Ho), P, Hd if S > 1 else 2)
         self._dz.resize((Ho, Wo))
         dZ = self._dz.array
         Z4, cache = conv2d_forward(X[None, None], W[None, None], np.zeros(1), stride=S, padding=P, dilation=D)
         dX4, dW4, db = conv2d_backward(dZ[None, None], cache)
         dX, dW = dX4[0, 0], dW4[0, 0]
-        self.state.update(Xpad=Xp, Z=Z4[0, 0], dZ=dZ, dX=dX, dW=dW, db=float(db[0]))
+        # notebook 08: S − 1 zeros between neighbouring entries of δZ; with them, dW is X̃ correlated
+        # with the dilated δZ at stride 1 and dX a full correlation of it with the flipped kernel
+        dZd = np.zeros((Hd, Wdd))  # (Hd, Wd)
+        dZd[::S, ::S] = dZ
+        self.state.update(Xpad=Xp, Z=Z4[0, 0], dZ=dZ, dX=dX, dW=dW, db=float(db[0]), dZ_dilated=dZd)
+        if S > 1:
+            inserted = np.ones(dZd.shape, bool)
+            inserted[::S, ::S] = False
+            ddc = frame.heat(self._pdd, "dZ_dilated", dZd, "grad", grey=inserted)
+            zeros = "1 zero" if S == 2 else f"{S - 1} zeros"
+            self._pdd.subtitle(frame, f"{Hd}×{Wdd}: {zeros} between entries")
+        else:
+            ddc = None
+            self._pdd.subtitle(frame, "stride 1")
+            for k, line in enumerate(("no zeros to insert:", "δZ is used as it is")):
+                frame.text(line, self._pdd.x, self._pdd.y + 8 + 14 * k, 7.5, _GREY, ha="left")
         if target == "dW":
             rs = _viz.conv_dW_terms(X, dZ, (KH, KW), (i, j), stride=S, padding=P, dilation=D)
             xdim = np.ones(Xp.shape, bool)
@@ -1426,6 +1496,8 @@ class ConvBackwardExplorer(Explorer):
             for (a, b), (du, dv) in pairs:
                 frame.box(*wc.rect(a, b), _ROUTE, 3)
                 frame.box(*dzc.rect(du, dv), _ROUTE, 3)
+                if ddc is not None:
+                    frame.box(*ddc.rect(du * S, dv * S), _ROUTE, 3)
             frame.box(*xc.rect(i + P, j + P), _HI, 3)
             dxc = frame.heat(self._pdx, "dX", dX, "grad")
             frame.heat(self._pdw, "dW", dW, "grad")

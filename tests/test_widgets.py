@@ -96,6 +96,44 @@ def check_conv_backward(ex):
     expected = dW[0, 0, i, j] if s["target"] == "dW" else dX[0, 0, i, j]
     assert np.isclose(total, expected, atol=1e-12)
     assert np.isclose(route.total, expected, atol=1e-12)
+    check_dilated_upstream(ex, dX[0, 0], dW[0, 0])
+
+
+def _dilate_ref(dZ, S):
+    """δZ with S - 1 zeros between neighbours, built as a Kronecker product with a one-hot S×S block."""
+    one = np.zeros((S, S))
+    one[0, 0] = 1.0
+    Ho, Wo = dZ.shape
+    return np.kron(dZ, one)[: (Ho - 1) * S + 1, : (Wo - 1) * S + 1]
+
+
+def check_dilated_upstream(ex, dX, dW):
+    """The dilated δZ panel (notebook 08) against an independent construction, and what it is for:
+    dW = X̃ correlated with it at stride 1 (kernel dilation D), dX = it spread through the flipped kernel."""
+    s = ex.state
+    S, P, D = s["stride"], s["padding"], s["dilation"]
+    dZd = _dilate_ref(s["dZ"], S)
+    np.testing.assert_array_equal(s["dZ_dilated"], dZd)
+    texts = [t for t, *_ in ex.frame.all_texts()]
+    if S > 1:
+        np.testing.assert_array_equal(ex.frame_arrays["dZ_dilated"], dZd)
+        assert any(f"{S - 1} zero" in t for t in texts)
+    else:  # nothing to insert: a note instead of a copy of δZ
+        assert "dZ_dilated" not in ex.frame_arrays
+        assert "δZ is used as it is" in texts
+    Xp = np.pad(s["X"], P)
+    KH, KW = s["W"].shape
+    Hd, Wd = dZd.shape
+    dW_ref = np.array(
+        [[(Xp[i * D : i * D + Hd, j * D : j * D + Wd] * dZd).sum() for j in range(KW)] for i in range(KH)]
+    )
+    np.testing.assert_allclose(dW, dW_ref, rtol=1e-12, atol=1e-12)
+    dXp = np.zeros(Xp.shape)
+    for a in range(KH):
+        for b in range(KW):
+            dXp[a * D : a * D + Hd, b * D : b * D + Wd] += s["W"][a, b] * dZd
+    H, W_ = s["X"].shape
+    np.testing.assert_allclose(dX, dXp[P : P + H, P : P + W_], rtol=1e-12, atol=1e-12)
 
 
 def _pool_winners_ref(A, K, S, P):
@@ -365,6 +403,27 @@ def test_conv_backward_routes_for_every_entry_and_hyperparameters():
     assert probe.errors  # dilation 3 without padding does not fit a 5x5 input
 
 
+def test_conv_backward_dilated_upstream_panel_routes_the_dX_entry():
+    ex = W.conv_backward_explorer(stride=2, padding=1)
+    assert ex.error is None and ex.state["dZ"].shape == (3, 3)
+    assert ex.frame_arrays["dZ_dilated"].shape == (5, 5)
+    ex.controls["explain"].value = "dX"
+    ex.controls["row"].value, ex.controls["column"].value = 2, 3
+    pairs = ex.state["pairs"]
+    assert pairs
+    # every δZ cell on the route is outlined in the dilated picture too, at (S·u, S·v)
+    boxes = {(x, y, w, h) for x, y, w, h, *_ in ex.frame.boxes}
+    # the dilated δZ is the right-most 5×5 map of the bottom row (dX, the other 5×5, is on the left)
+    hm = max((hm for hm in ex.frame.heats if hm["rgb"].shape[:2] == (5, 5)), key=lambda hm: hm["x"])
+    np.testing.assert_array_equal(hm["rgb"][1::2, 1::2], np.full((2, 2, 3), 236))  # inserted zeros: grey
+    cs = hm["cs"]
+    for _, (du, dv) in pairs:
+        assert (hm["x"] + 2 * dv * cs - 1, hm["y"] + 2 * du * cs - 1, cs + 1, cs + 1) in boxes
+    ex.controls["stride"].value = 1
+    assert "dZ_dilated" not in ex.frame_arrays
+    np.testing.assert_array_equal(ex.state["dZ_dilated"], ex.state["dZ"])
+
+
 def test_conv_backward_keeps_typed_upstream_values_across_shape_changes():
     ex = W.conv_backward_explorer()
     ex.controls["dZ[1,1]"].value = 7.5
@@ -484,6 +543,31 @@ def test_static_figure_shows_the_current_state(name, tmp_path):
     # same size as the live image, so a notebook shows the same layout
     live_w = int.from_bytes(png(ex)[16:20], "big")
     assert abs(fig.get_figwidth() * fig.dpi - live_w) <= 1
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_static_figure_writes_the_readout_under_the_picture(name):
+    ex = EXPLORERS[name]()
+    text = ex.readout_text
+    assert text and "<" not in text and "&nbsp;" not in text
+    fig = ex.static_figure()
+    live_h = int.from_bytes(png(ex)[20:24], "big")
+    footer = [t for t in fig.axes[0].texts if t.get_position()[1] > live_h]
+    assert footer, "no text under the picture"
+    assert " ".join(t.get_text() for t in footer) == text
+    assert fig.get_figheight() * fig.dpi > live_h + 10  # the figure grew to hold it
+    # every line fits the picture's width
+    fig.canvas.draw()
+    for t in footer:
+        assert t.get_window_extent().x1 <= fig.get_figwidth() * fig.dpi + 1
+
+
+def test_static_figure_of_conv_backward_carries_the_route_sum():
+    ex = W.conv_backward_explorer()
+    ex.controls["explain"].value = "dX"
+    ex.controls["row"].value = 1
+    text = " ".join(t.get_text() for t in ex.static_figure().axes[0].texts)
+    assert "dX[1,0] = " in text and W.fmt(ex.state["dX"][1, 0]).lstrip("−") in text.split("dX[1,0] = ")[1]
 
 
 def test_static_figure_of_an_invalid_state_has_the_message_panel():

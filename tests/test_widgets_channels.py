@@ -164,10 +164,14 @@ def test_a_move_sends_a_new_image_and_the_static_figure_matches():
     fig = ex.static_figure()
     assert isinstance(fig, Figure)
     w, h = fig.get_size_inches() * fig.dpi
-    assert (round(w), round(h)) == (ex._width, ex._height)
+    assert round(w) == ex._width
+    assert round(h) > ex._height  # the picture, then the written-out sum under it
     assert len(plt.get_fignums()) == n_figs  # not registered with pyplot
     texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text)}
     assert {"dW[0,1]", "dX[1]", "δZ[0]  filter 0"} <= texts
+    footer = [t for t in fig.axes[0].texts if t.get_position()[1] > ex._height]
+    assert " ".join(t.get_text() for t in footer) == ex.readout_text
+    assert ex.readout_text.startswith("dW[0,0,0,2] = ")
 
 
 def test_no_figure_leak_and_no_exception_over_many_moves():
