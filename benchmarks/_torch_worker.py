@@ -55,8 +55,11 @@ def _time(step, repeats: int) -> tuple[list[float], float]:
     before = _peak_mb()
     step()
     delta = _peak_mb() - before
-    times = []
+    times: list[float] = []
+    started = time.perf_counter()
     for _ in range(repeats):
+        if len(times) >= 5 and time.perf_counter() - started > 12.0:  # as in bench_layers.py
+            break
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)

@@ -130,12 +130,25 @@ def shown_args(args) -> list[str]:
     return out
 
 
+# On a busy machine a case may take far longer than on an idle one: stop repeating it after
+# this many seconds (once MIN_REPEATS are done), so that the whole run stays within minutes.
+CASE_SECONDS = 12.0
+MIN_REPEATS = 5
+
+
+def _enough(times: list[float], started: float) -> bool:
+    return len(times) >= MIN_REPEATS and time.perf_counter() - started > CASE_SECONDS
+
+
 def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     """Median wall-clock seconds of ``fn()`` over ``repeats`` runs (after ``warmup`` runs)."""
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
+    started = time.perf_counter()
     for _ in range(repeats):
+        if _enough(times, started):
+            break
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -228,7 +241,10 @@ def conv_case(name: str, dtype, repeats: int, rng) -> dict:
     t_fwd, t_bwd, t_both, t_floor = [], [], [], []
     for fn in (fwd, bwd, both, floor):
         fn()
+    started = time.perf_counter()
     for _ in range(repeats):
+        if _enough(t_floor, started):
+            break
         for fn, acc in ((fwd, t_fwd), (bwd, t_bwd), (both, t_both), (floor, t_floor)):
             t0 = time.perf_counter()
             fn()
