@@ -932,11 +932,8 @@ class Explorer(_BaseBox):
                 self._fail(frame, str(exc))
             self.frame = frame
             self.image.value = self._live.render(frame)
-            self.readout.value = (
-                f"<div style='white-space:normal;line-height:1.5;max-width:{self._width}px'>{self._readout}</div>"
-                if self._readout
-                else ""
-            )
+            style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 640)}px"
+            self.readout.value = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
             if self.error:
                 self.message.value = f"<div style='color:{_ERR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
             else:
@@ -956,10 +953,19 @@ class Explorer(_BaseBox):
 
         Only a change of shape rebuilds the cached figure; ordinary moves reuse it.
         """
-        height = int(height)
-        if height != self._height:
-            self._height = height
-            self._live = _Live(self._width, height, self._decorate)
+        self._fit_size(self._width, height)
+
+    def _fit_size(self, width, height, *, moved=False):
+        """Give the picture ``width`` x ``height`` pixels; ``moved``: a panel (and its static title) moved.
+
+        Rebuilds the cached figure only when something changed; ordinary moves reuse it.
+        """
+        width, height = int(width), int(height)
+        if moved or (width, height) != (self._width, self._height):
+            if width != self._width:
+                self.image.layout.width = f"{width}px"
+            self._width, self._height = width, height
+            self._live = _Live(width, height, self._decorate)
 
     def _fail(self, frame, msg):
         self.error = msg
@@ -1616,6 +1622,7 @@ class PoolBackwardExplorer(Explorer):
         )
         width = self._pp.x + self._pp.width + 20
         height = row2 + max(self._pdp.height, self._pda.height) + 14
+        self._placed_x = self._pp.x
         self._setup(
             "Pooling backward",
             "edit A and δP; switch max / average; overlapping windows (S < K) add their gradients",
@@ -1626,12 +1633,25 @@ class PoolBackwardExplorer(Explorer):
         )
         self.update()
 
-    def _place_row2(self, rows1, rows_dp):
-        """Put δA and δP just under A and P, and size the picture."""
-        row2 = self._pa.y + rows1 * self._pa.cs + 58
-        self._pdp.place(self._pdp.x, row2)
-        self._pda.place(self._pa.x + self._padding.value * self._pa.cs, row2)
-        self._fit_height(row2 + max(rows_dp, self.H) * self._pa.cs + 14)
+    def _place(self, rows1, rows_dp, cols_a, cols_p, a_text, p_text):
+        """Lay the picture out for the current shapes: P and δP just right of the padded A (no empty band
+        between them), δA and δP just under A and P; size the picture to fit (titles and subtitles included)."""
+        cs, gap = self._pa.cs, 50
+        small, bold = _Font.get(7.5, False), _Font.get(9, True)
+        left = max(
+            cols_a * cs,
+            bold.width(self._pa.title) + 6 + small.width(a_text),
+            bold.width(self._pda.title) + self._padding.value * cs,
+        )
+        xp = self._pa.x + left + gap
+        row2 = self._pa.y + rows1 * cs + 58
+        self._pp.place(xp, self._pa.y)
+        self._pdp.place(xp, row2)
+        self._pda.place(self._pa.x + self._padding.value * cs, row2)
+        right = max(cols_p * cs, bold.width(self._pp.title) + 6 + small.width(p_text), bold.width(self._pdp.title))
+        moved = xp != self._placed_x
+        self._placed_x = xp
+        self._fit_size(xp + right + 20, row2 + max(rows_dp, self.H) * cs + 14, moved=moved)
 
     @property
     def controls(self):
@@ -1663,12 +1683,11 @@ class PoolBackwardExplorer(Explorer):
         labels = [[pad_label if grey[r, c] else fmt(Ap[r, c]) for c in range(Ap.shape[1])] for r in range(Ap.shape[0])]
         rl = [""] * P + [str(r) for r in range(H)] + [""] * P
         cl = [""] * P + [str(c) for c in range(Wd)] + [""] * P
-        self._pa.subtitle(
-            frame, f"{H}×{Wd}" + (f", padded with {pad_label}" if P else "") + f";  {K}×{K} windows, stride {S}"
-        )
+        a_text = f"{H}×{Wd}" + (f", padded with {pad_label}" if P else "")
+        self._pa.subtitle(frame, a_text)
         msg = _pool_message(K, S, P, H, Wd)
         if msg is not None:
-            self._place_row2(H + 2 * P, 1)
+            self._place(H + 2 * P, 1, Wd + 2 * P, 3, a_text, "")
             self._dp.resize((0, 0))
             self._win.max = 0
             self._win.disabled = True
@@ -1685,7 +1704,8 @@ class PoolBackwardExplorer(Explorer):
             P4, cache = avgpool2d_forward(A4, size=K, stride=S, padding=P)
         Pm = P4[0, 0]
         Ho, Wo = Pm.shape
-        self._place_row2(max(H + 2 * P, Ho), Ho)
+        p_text = f"{Ho}×{Wo}:  {K}×{K} windows, stride {S}"
+        self._place(max(H + 2 * P, Ho), Ho, Wd + 2 * P, Wo, a_text, p_text)
         self._dp.resize((Ho, Wo))
         dP = self._dp.array
         if mode == "max":
@@ -1707,7 +1727,7 @@ class PoolBackwardExplorer(Explorer):
         frame.box(*ac.rect(r0, c0, K, K), _HI, 2)
         frame.box(*pc.rect(u, v), _HI, 3)
         frame.box(*dpc.rect(u, v), _ROUTE, 3)
-        self._pp.subtitle(frame, f"{Ho}×{Wo}")
+        self._pp.subtitle(frame, p_text)
         cells = [(r0 + i - P, c0 + j - P) for i in range(K) for j in range(K)]
         real = [(r, c) for r, c in cells if 0 <= r < H and 0 <= c < Wd]
         start = dpc.center(u, v)
@@ -1716,7 +1736,8 @@ class PoolBackwardExplorer(Explorer):
             frame.box(*ac.rect(wr + P, wc + P), _ROUTE, 3)
             frame.box(*dac.rect(wr, wc), _ROUTE, 3)
             end = dac.center(wr, wc)
-            frame.arrow(start[0] - dpc.cs / 2, start[1], end[0] + dac.cs / 2, end[1])
+            # from δP's cell (clear of its row index) to δA's edge, not over δA's numbers
+            frame.arrow(start[0] - dpc.cs / 2 - 14, start[1], dac.x0 + dac.w * dac.cs + 3, end[1])
             wins = [(a, b) for a in range(Ho) for b in range(Wo) if tuple(winners[a, b]) == (wr, wc)]
             ties = [(r, c) for r, c in real if A[r, c] == A[wr, wc] and (r, c) != (wr, wc)]
             txt = (
@@ -1738,7 +1759,8 @@ class PoolBackwardExplorer(Explorer):
                 frame.box(*dac.rect(r, c), _ROUTE, 3)
             if real:
                 end = dac.center(*real[0])
-                frame.arrow(start[0] - dpc.cs / 2, start[1], end[0] + dac.cs / 2, end[1])
+                # from δP's cell to δA's edge (not over δA's numbers)
+                frame.arrow(start[0] - dpc.cs / 2 - 14, start[1], dac.x0 + dac.w * dac.cs + 3, end[1])
             txt = (
                 f"average: each of the {K * K} cells of window ({u}, {v}) gets δP[{u}, {v}] / {K * K} = "
                 f"{_num(dP[u, v])} / {K * K} = {_num(share)}"

@@ -455,6 +455,41 @@ def test_pool_backward_every_window_size_stride_padding_and_mode():
     assert any("more than half" in e for e in probe.errors)
 
 
+def _text_box(ex, needle):
+    """(left, right) pixel extent of the first text of the picture containing ``needle``."""
+    for s, x, y, size, _color, bold, ha in ex.frame.all_texts():
+        if needle in s:
+            font = W._Font.get(size, bold)
+            left, _ = W._text_origin(font, s, x, y, ha)
+            return left, left + font.width(s)
+    raise AssertionError(f"no text with {needle!r}")
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+def test_pool_backward_picture_has_no_empty_band_and_fits_its_texts(mode):
+    ex = W.pool_backward_explorer(mode=mode)
+    for K, S, P in [(2, 2, 0), (2, 1, 1), (3, 1, 1), (4, 4, 2), (1, 1, 0), (3, 2, 2)]:
+        ex.controls["size"].value, ex.controls["stride"].value, ex.controls["padding"].value = K, S, P
+        side = 4 + 2 * P
+        a = next(hm for hm in ex.frame.heats if hm["rgb"].shape[:2] == (side, side))
+        a_right = a["x"] + side * a["cs"]
+        width = int.from_bytes(png(ex)[16:20], "big")
+        assert width == ex._width and ex.image.layout.width == f"{width}px"
+        a_text_right = _text_box(ex, "4×4" + (", padded" if P else ""))[1]
+        if ex.error:
+            assert a_text_right < width
+            continue
+        p_left = min(hm["x"] for hm in ex.frame.heats if hm["x"] > a_right)
+        # P sits just right of A (or of A's subtitle): no room reserved for the largest padding
+        assert p_left - max(a_right, a_text_right) <= 60, (K, S, P)
+        assert a_text_right < p_left - 10  # A's subtitle never runs into P's title
+        assert _text_box(ex, "windows, stride")[1] <= width - 5  # P's subtitle inside the picture
+        assert p_left + ex.state["P"].shape[1] * a["cs"] <= width
+    # the default picture is compact: 4 columns of A, 2 of P, their titles and a gap
+    ex.controls["size"].value, ex.controls["stride"].value, ex.controls["padding"].value = 2, 2, 0
+    assert ex._width < 420
+
+
 def test_pool_backward_overlapping_windows_add_up_and_ties_go_to_the_first_maximum():
     A = np.array([[1.0, 3.0, 2.0, 0.0], [3.0, 0.0, 1.0, 4.0], [0.5, 2.0, 2.5, 1.0], [1.0, 2.0, 0.0, 0.5]])
     ex = W.pool_backward_explorer(A, size=2, stride=2)
