@@ -192,7 +192,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             conv = page.locator(".cnnlib-conv-forward-explorer").first
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.cnnlib-explorer img.widget-image')]"
-                ".filter(img => img.complete && img.naturalWidth > 300).length >= 5"
+                ".filter(img => img.complete && img.naturalWidth > 300).length >= 6"
             )
             # the static figure of the last cell (an ordinary image output)
             page.wait_for_selector(".jp-OutputArea-output[data-mime-type='image/png'] img", state="attached")
@@ -217,13 +217,36 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            for k, name in enumerate(["conv-backward", "pool-backward", "pipeline", "dense-softmax"], start=5):
+            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels"]
+            for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
                 _shot(box, f"{k:02d}_{name.replace('-', '_')}_explorer.png")
             static = page.locator(".jp-OutputArea-output[data-mime-type='image/png']").last
             static.scroll_into_view_if_needed()
-            _shot(static, "09_static_figure.png")
+            _shot(static, f"{5 + len(names):02d}_static_figure.png")
+
+            # the channels explorer answers too: pick another column of the explained entry
+            channels = page.locator(".cnnlib-channels-explorer").first
+            ch_image = channels.locator("img.widget-image").first
+            ch_before = ch_image.get_attribute("src")
+            ch_slider = channels.locator(".widget-slider", has=page.locator(".widget-label", has_text="column")).first
+            ch_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-channels-explorer img.widget-image').src !== before",
+                arg=ch_before,
+                timeout=15_000,
+            )
+
+            # no button label is cut short ("avera…"): its text fits the button
+            labels = page.evaluate(
+                "() => [...document.querySelectorAll('.cnnlib-explorer button')]"
+                ".map(b => [b.innerText.trim(), b.scrollWidth, b.clientWidth])"
+            )
+            assert "average" in [t for t, _, _ in labels], labels
+            cut = [t for t, scroll, client in labels if scroll > client + 1]
+            assert not cut, f"button labels cut short: {cut}"
 
             errors = page.locator('.jp-OutputArea-output[data-mime-type*="error"]')
             assert errors.count() == 0, errors.first.inner_text()
