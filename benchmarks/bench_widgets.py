@@ -62,6 +62,13 @@ PLAN = {
         ("y", [1, 2, 0]),
         ("mode", ["layer", "logits"]),
     ],
+    "channels_explorer": [
+        ("column", [0, 1, 2, 1]),
+        ("channel", [1, 0]),
+        ("W[1,1]", [0.5, -1.0, 2.0]),
+        ("dZ", ["random draw 1", "given δZ", "one entry of filter 0"]),
+        ("explain", ["dX", "dW"]),
+    ],
 }
 
 
@@ -187,7 +194,8 @@ def main(argv=None) -> int:
         "in the explorer's `ipywidgets.Image` (cnnlib computation, repaint of the cached figure, PNG encoding). "
         f"Budget: median ≤ {BUDGET_MS:.0f} ms per move. Wall-clock time includes waiting for a core when the "
         "machine is busy (see the load average below); CPU time is what the move itself costs. A change of "
-        "padding, stride or window size that changes the picture's height rebuilds the cached figure once "
+        "padding, stride or window size that changes the picture's layout (its size, where a panel sits) rebuilds the "
+        "cached figure once "
         "(the p90 of those explorers).\n\n" + "\n\n".join(parts) + f"\n\nMachine: {info}.\n"
     )
     print(body)
