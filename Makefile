@@ -21,6 +21,9 @@ PYTEST_ARGS ?=
 # test module, and each notebook's cells, on one worker, in order.
 WORKERS ?= 2
 XDIST := -n $(WORKERS) --dist loadscope
+# Two workers on two cores: one BLAS thread each, so the workers do not fight over the cores
+# (the book's arrays are small; multi-threaded BLAS only adds contention here).
+TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
@@ -71,12 +74,12 @@ lab: $(STAMP)
 test: unit nbval
 
 unit: $(STAMP)
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # nbval in lax mode: only cells tagged nbval-check-output have their output compared.
 nbval: $(STAMP)
 ifneq ($(NOTEBOOKS),)
-	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(XDIST) $(PYTEST_ARGS) notebooks/
+	$(TEST_ENV) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(XDIST) $(PYTEST_ARGS) notebooks/
 else
 	@echo "nbval: no notebooks under notebooks/ yet, nothing to execute"
 endif
