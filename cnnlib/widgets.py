@@ -1311,9 +1311,9 @@ class ConvBackwardExplorer(Explorer):
             table[:Ho, :Wo] = dZ
 
         on = self._on_change
-        self._xgrid, xcells = _grid_editor(X, on, prefix="X", width=54)
-        self._wgrid, wcells = _grid_editor(W, on, prefix="W", width=54)
-        self._dz = _ResizableGrid(table, (0, 0), on, prefix="dZ")
+        self._xgrid, xcells = _grid_editor(X, on, prefix="X", width=66)
+        self._wgrid, wcells = _grid_editor(W, on, prefix="W", width=66)
+        self._dz = _ResizableGrid(table, (0, 0), on, prefix="dZ", width=66)
         self._cells = {**xcells, **wcells}
         self._stride = _int_slider("stride S", stride, 1, self.max_stride)
         self._padding = _int_slider("padding P", padding, 0, self.max_pad)
