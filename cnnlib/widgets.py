@@ -1079,26 +1079,69 @@ def _paren(v):
     return f"({s})" if s.startswith(_MINUS) else s
 
 
-class ConvForwardExplorer(Explorer):
-    """See :func:`conv_forward_explorer`."""
+class _ConvExplorerBase(Explorer):
+    """What the convolution explorers share: the X and W arguments, S/P/D and their sliders, the padded X."""
 
-    _fn = "conv_forward_explorer"
+    max_pad, max_stride, max_dil = 2, 3, 3
 
-    def __init__(self, X=None, W=None, b=0.0, *, stride=1, padding=0, dilation=1):
+    def _conv_args(self, X, W, stride, padding, dilation):
+        """Check X (up to 8×8; default from the class), W (up to 5×5) and S, P, D; keep the shapes."""
         fn = self._fn
         _require_widgets(fn)
-        X = _pattern("diagonal stroke", 6, 6) if X is None else _as_2d(fn, "X", X, max_side=8)
-        W = (
-            np.array([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]])
-            if W is None
-            else _as_2d(fn, "W", W, max_side=5)
-        )
+        X = _pattern(*self._X_default) if X is None else _as_2d(fn, "X", X, max_side=8)
+        W = np.array(self._W_default) if W is None else _as_2d(fn, "W", W, max_side=5)
         self.H, self.Wd = X.shape
         self.KH, self.KW = W.shape
-        self.max_pad, self.max_stride, self.max_dil = 2, 3, 3
         stride = _check_int(fn, "stride", stride, 1, self.max_stride)
         padding = _check_int(fn, "padding", padding, 0, self.max_pad)
         dilation = _check_int(fn, "dilation", dilation, 1, self.max_dil)
+        return X, W, stride, padding, dilation
+
+    def _hyper_sliders(self, stride, padding, dilation):
+        self._stride = _int_slider("stride S", stride, 1, self.max_stride)
+        self._padding = _int_slider("padding P", padding, 0, self.max_pad)
+        self._dilation = _int_slider("dilation D", dilation, 1, self.max_dil)
+        return self._stride, self._padding, self._dilation
+
+    def _hyper_controls(self):
+        return {"stride": self._stride, "padding": self._padding, "dilation": self._dilation}
+
+    def _place_x_w(self, cs, gap, top=52):
+        """The X panel (room for the largest padding) and the W panel to its right."""
+        capx = (self.H + 2 * self.max_pad, self.Wd + 2 * self.max_pad)
+        self._px = _Panel("X", *capx, cs=cs).place(34, top)
+        self._pw = _Panel("W", self.KH, self.KW, cs=cs).place(self._px.x + self._px.width + gap, top)
+        return capx
+
+    def _read_conv(self):
+        X = _read_grid(self._cells, (self.H, self.Wd), "X")
+        W = _read_grid(self._cells, (self.KH, self.KW), "W")
+        return X, W, self._stride.value, self._padding.value, self._dilation.value
+
+    def _padded_x(self, frame, X, P):
+        """X̃ = X zero-padded by P, its padding mask and labels (0-based, blank on the padding); subtitles X."""
+        H, Wd = X.shape
+        Xp = np.pad(X, P)
+        grey = np.ones(Xp.shape, bool)
+        grey[P : P + H, P : P + Wd] = False
+        xlabels = {
+            "row_labels": [""] * P + [str(r) for r in range(H)] + [""] * P,
+            "col_labels": [""] * P + [str(c) for c in range(Wd)] + [""] * P,
+        }
+        self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
+        return Xp, grey, xlabels
+
+
+class ConvForwardExplorer(_ConvExplorerBase):
+    """See :func:`conv_forward_explorer`."""
+
+    _fn = "conv_forward_explorer"
+    _X_default = ("diagonal stroke", 6, 6)  # a pattern name and its shape
+    _W_default = [[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]]
+
+    def __init__(self, X=None, W=None, b=0.0, *, stride=1, padding=0, dilation=1):
+        fn = self._fn
+        X, W, stride, padding, dilation = self._conv_args(X, W, stride, padding, dilation)
         if not np.isscalar(b) and np.size(b) != 1:
             raise ValueError(f"{fn}: b must be a number (one filter), got shape {np.shape(b)}")
         b = float(np.asarray(b).reshape(-1)[0]) if not np.isscalar(b) else float(b)
@@ -1115,20 +1158,16 @@ class ConvForwardExplorer(Explorer):
         )
         self._pattern.observe(self._apply_pattern, names="value")
         self._b = _float_slider("bias b", b, -5.0, 5.0, 0.5, width="240px")
-        self._stride = _int_slider("stride S", stride, 1, self.max_stride)
-        self._padding = _int_slider("padding P", padding, 0, self.max_pad)
-        self._dilation = _int_slider("dilation D", dilation, 1, self.max_dil)
+        hyper = self._hyper_sliders(stride, padding, dilation)
         self._pos = _int_slider("window #", 0, 0, 0)
-        for w in (self._b, self._stride, self._padding, self._dilation, self._pos):
+        for w in (self._b, *hyper, self._pos):
             w.observe(on, names="value")
         self._cells = {**xcells, **wcells}
         self.controls = {
             "pattern": self._pattern,
             **self._cells,
             "b": self._b,
-            "stride": self._stride,
-            "padding": self._padding,
-            "dilation": self._dilation,
+            **self._hyper_controls(),
             "position": self._pos,
         }
         box = widgets.HBox(
@@ -1138,9 +1177,7 @@ class ConvForwardExplorer(Explorer):
                 widgets.VBox(
                     [
                         _label("hyper-parameters"),
-                        self._stride,
-                        self._padding,
-                        self._dilation,
+                        *hyper,
                         _label("output position (u, v)"),
                         self._pos,
                     ]
@@ -1151,12 +1188,9 @@ class ConvForwardExplorer(Explorer):
         box.children[0].layout.margin = "0 18px 0 0"
         box.children[1].layout.margin = "0 18px 0 0"
 
-        cs = 32
-        capx = (self.H + 2 * self.max_pad, self.Wd + 2 * self.max_pad)
+        cs, top = 32, 52
+        capx = self._place_x_w(cs, 56, top)
         capz = (max(1, capx[0] - self.KH + 1), max(1, capx[1] - self.KW + 1))
-        top = 52
-        self._px = _Panel("X", *capx, cs=cs).place(34, top)
-        self._pw = _Panel("W", self.KH, self.KW, cs=cs).place(self._px.x + self._px.width + 56, top)
         self._pz = _Panel("Z = X ⋆ W + b", *capz, cs=cs).place(self._pw.x + self._pw.width + 70, top)
         width = self._pz.x + max(self._pz.width, 150) + 16
         height = top + max(self._px.height, self._pz.height) + 14
@@ -1204,26 +1238,19 @@ class ConvForwardExplorer(Explorer):
     def _compute(self, frame):
         from .conv import conv2d_forward, conv_output_size
 
-        X = _read_grid(self._cells, (self.H, self.Wd), "X")
-        W = _read_grid(self._cells, (self.KH, self.KW), "W")
+        X, W, S, P, D = self._read_conv()
         b = float(self._b.value)
-        S, P, D = self._stride.value, self._padding.value, self._dilation.value
         H, Wd, KH, KW = self.H, self.Wd, self.KH, self.KW
         self.state = {"X": X, "W": W, "b": b, "stride": S, "padding": P, "dilation": D, "error": None}
-        Xp = np.pad(X, P)
-        grey = np.ones(Xp.shape, bool)
-        grey[P : P + H, P : P + Wd] = False
-        rl = [""] * P + [str(r) for r in range(H)] + [""] * P
-        cl = [""] * P + [str(c) for c in range(Wd)] + [""] * P
         self._pw.subtitle(frame, f"{KH}×{KW},  b = {_num(b, 3)}")
-        self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
+        Xp, grey, xlabels = self._padded_x(frame, X, P)
         frame.heat(self._pw, "W", W)
         msg = _span_message(KH, KW, D, H, Wd, P)
         ok = msg is None
         Ho = conv_output_size(H, KH, S, P, D) if ok else 0
         self._fit_height(self._px.y + max(H + 2 * P, KH + 1, Ho, 4) * self._px.cs + 14)
         if msg is not None:
-            frame.heat(self._px, "X", Xp, "value", grey=grey, row_labels=rl, col_labels=cl)
+            frame.heat(self._px, "X", Xp, "value", grey=grey, **xlabels)
             self._pos.max = 0
             self._pos.disabled = True
             self._pz.note(frame, "no output", _ERR)
@@ -1240,7 +1267,7 @@ class ConvForwardExplorer(Explorer):
         u, v = divmod(k, Wo)
         rows = [u * S + i * D for i in range(KH)]
         cols = [v * S + j * D for j in range(KW)]
-        xcells = frame.heat(self._px, "X", Xp, "value", grey=grey, row_labels=rl, col_labels=cl)
+        xcells = frame.heat(self._px, "X", Xp, "value", grey=grey, **xlabels)
         zcells = frame.heat(self._pz, "Z", Z)
         for r in rows:
             for c in cols:
@@ -1275,28 +1302,18 @@ def conv_forward_explorer(X=None, W=None, b=0.0, *, stride=1, padding=0, dilatio
 # --------------------------------------------------------------------------- convolution backward
 
 
-class ConvBackwardExplorer(Explorer):
+class ConvBackwardExplorer(_ConvExplorerBase):
     """See :func:`conv_backward_explorer`."""
 
     _fn = "conv_backward_explorer"
+    _X_default = ("random integers", 5, 5)
+    _W_default = [[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]
 
     def __init__(self, X=None, W=None, dZ=None, *, stride=1, padding=0, dilation=1):
         from .conv import conv_output_size
 
         fn = self._fn
-        _require_widgets(fn)
-        X = _pattern("random integers", 5, 5) if X is None else _as_2d(fn, "X", X, max_side=8)
-        W = (
-            np.array([[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [-1.0, 0.0, 1.0]])
-            if W is None
-            else _as_2d(fn, "W", W, max_side=5)
-        )
-        self.H, self.Wd = X.shape
-        self.KH, self.KW = W.shape
-        self.max_pad, self.max_stride, self.max_dil = 2, 3, 3
-        stride = _check_int(fn, "stride", stride, 1, self.max_stride)
-        padding = _check_int(fn, "padding", padding, 0, self.max_pad)
-        dilation = _check_int(fn, "dilation", dilation, 1, self.max_dil)
+        X, W, stride, padding, dilation = self._conv_args(X, W, stride, padding, dilation)
         cap = (self.H + 2 * self.max_pad - self.KH + 1, self.Wd + 2 * self.max_pad - self.KW + 1)
         table = _upstream_table(3, max(cap[0], cap[1], 1))
         if dZ is not None:
@@ -1315,9 +1332,7 @@ class ConvBackwardExplorer(Explorer):
         self._wgrid, wcells = _grid_editor(W, on, prefix="W", width=66)
         self._dz = _ResizableGrid(table, (0, 0), on, prefix="dZ", width=66)
         self._cells = {**xcells, **wcells}
-        self._stride = _int_slider("stride S", stride, 1, self.max_stride)
-        self._padding = _int_slider("padding P", padding, 0, self.max_pad)
-        self._dilation = _int_slider("dilation D", dilation, 1, self.max_dil)
+        hyper = self._hyper_sliders(stride, padding, dilation)
         self._target = widgets.ToggleButtons(
             options=["dW", "dX"],
             value="dW",
@@ -1326,7 +1341,7 @@ class ConvBackwardExplorer(Explorer):
         )
         self._row = _int_slider("row", 0, 0, self.KH - 1)
         self._col = _int_slider("column", 0, 0, self.KW - 1)
-        for w in (self._stride, self._padding, self._dilation, self._target, self._row, self._col):
+        for w in (*hyper, self._target, self._row, self._col):
             w.observe(on, names="value")
         box = widgets.HBox(
             [
@@ -1336,9 +1351,7 @@ class ConvBackwardExplorer(Explorer):
                 widgets.VBox(
                     [
                         _label("hyper-parameters"),
-                        self._stride,
-                        self._padding,
-                        self._dilation,
+                        *hyper,
                         _label("which entry comes from where?"),
                         self._target,
                         self._row,
@@ -1349,12 +1362,8 @@ class ConvBackwardExplorer(Explorer):
         )
         self._box = box
 
-        cs = 34
-        capx = (self.H + 2 * self.max_pad, self.Wd + 2 * self.max_pad)
-        top = 52
-        gap = 46
-        self._px = _Panel("X", *capx, cs=cs).place(34, top)
-        self._pw = _Panel("W", self.KH, self.KW, cs=cs).place(self._px.x + self._px.width + gap, top)
+        cs, top, gap = 34, 52, 46
+        self._place_x_w(cs, gap, top)
         self._pdz = _Panel("δZ", *cap, cs=cs).place(self._pw.x + max(self._pw.width, 90) + gap, top)
         row2 = top + max(self._px.height, self._pdz.height, self._pw.height) + 58
         self._pdx = _Panel("dX = ∂L/∂X", self.H, self.Wd, cs=cs).place(34 + (self._px.width - self.Wd * cs) // 2, row2)
@@ -1390,9 +1399,7 @@ class ConvBackwardExplorer(Explorer):
         return {
             **self._cells,
             **self._dz.cells,
-            "stride": self._stride,
-            "padding": self._padding,
-            "dilation": self._dilation,
+            **self._hyper_controls(),
             "explain": self._target,
             "row": self._row,
             "column": self._col,
@@ -1405,9 +1412,7 @@ class ConvBackwardExplorer(Explorer):
     def _compute(self, frame):
         from .conv import conv2d_backward, conv2d_forward, conv_output_size
 
-        X = _read_grid(self._cells, (self.H, self.Wd), "X")
-        W = _read_grid(self._cells, (self.KH, self.KW), "W")
-        S, P, D = self._stride.value, self._padding.value, self._dilation.value
+        X, W, S, P, D = self._read_conv()
         H, Wd, KH, KW = self.H, self.Wd, self.KH, self.KW
         target = self._target.value
         # the entry sliders follow the explained array's shape
@@ -1424,17 +1429,12 @@ class ConvBackwardExplorer(Explorer):
             "index": (i, j),
             "error": None,
         }
-        Xp = np.pad(X, P)
-        grey = np.ones(Xp.shape, bool)
-        grey[P : P + H, P : P + Wd] = False
-        rl = [""] * P + [str(r) for r in range(H)] + [""] * P
-        cl = [""] * P + [str(c) for c in range(Wd)] + [""] * P
-        self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
+        Xp, grey, xlabels = self._padded_x(frame, X, P)
         msg = _span_message(KH, KW, D, H, Wd, P)
         if msg is not None:
             self._place_row2(max(H + 2 * P, KH), P)
             self._dz.resize((0, 0))
-            frame.heat(self._px, "X", Xp, grey=grey, row_labels=rl, col_labels=cl)
+            frame.heat(self._px, "X", Xp, grey=grey, **xlabels)
             frame.heat(self._pw, "W", W)
             for p in (self._pdz, self._pdx, self._pdw, self._pdb):
                 p.note(frame, "—", _ERR)
@@ -1472,7 +1472,7 @@ class ConvBackwardExplorer(Explorer):
             for u in range(Ho):
                 for v in range(Wo):
                     xdim[u * S + i * D, v * S + j * D] = False
-            xc = frame.heat(self._px, "X", Xp, grey=grey, dim=xdim & ~grey, row_labels=rl, col_labels=cl)
+            xc = frame.heat(self._px, "X", Xp, grey=grey, dim=xdim & ~grey, **xlabels)
             wc = frame.heat(self._pw, "W", W)
             dzc = frame.heat(self._pdz, "dZ", dZ, "grad")
             for u in range(Ho):
@@ -1496,7 +1496,7 @@ class ConvBackwardExplorer(Explorer):
                         wdim[a, b] = False
                         zdim[du, dv] = False
                         pairs.append(((a, b), (du, dv)))
-            xc = frame.heat(self._px, "X", Xp, grey=grey, row_labels=rl, col_labels=cl)
+            xc = frame.heat(self._px, "X", Xp, grey=grey, **xlabels)
             wc = frame.heat(self._pw, "W", W, dim=wdim)
             dzc = frame.heat(self._pdz, "dZ", dZ, "grad", dim=zdim)
             for (a, b), (du, dv) in pairs:
