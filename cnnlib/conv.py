@@ -376,7 +376,7 @@ def _forward_stride1(X, W2, b, P, D, KH, KW, Ho, Wo, dtype):
     shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
     row_bytes = (CK + 1) * Wp * dtype.itemsize  # one output row's columns
     if row_bytes * Ho <= 4 * _BLOCK_BYTES:  # whole images, a block of them at a time
-        rows, nb = Ho, _block(N, row_bytes * Ho)
+        rows, nb = Ho, _block(N, row_bytes * Ho // 2)  # two images measured faster than one
     else:  # very large images: a band of output rows at a time
         rows, nb = max(1, _BLOCK_BYTES // row_bytes), 1
     W2b = np.empty((F, CK + 1), dtype=dtype)  # (F, CK + 1): [W2 | b]
@@ -465,76 +465,82 @@ def _backward_stride1(X, dZ3, W2T, P, D, KH, KW, Ho, Wo, dtype):
     """dX, dW and db for stride 1, without building the columns of X at all (notebook 10, eq. 10.6).
 
     With stride 1, "shift the kernel by (i, j)" is "shift a flattened image by a constant".
-    Lay the zero-padded input out row by row, ``Xq[n, c, r*Wp + s] = Xpad[n, c, r, s]``, and
-    give the upstream gradient the same row width, ``dZq[n, f, u*Wp + v] = dZ[n, f, u, v]``
-    for ``v < W_out`` and 0 in the ``Wp - W_out`` extra columns. Then, with
-    ``o(i, j) = i*D*Wp + j*D``:
+    Everything is laid out in rows ``Wp`` wide (the padded width):
 
-    * eq. (2): ``dW[:, :, i, j] = sum_n dZq[n] @ Xq[n, :, o : o + H_out*Wp].T`` — a matrix
-      product on a *view* of the padded input (the extra columns of dZq are zero, so the
-      values they meet do not count);
-    * eq. (3), gathered rather than scattered: col2im's ``dXpad[u + iD, v + jD] +=
-      dcols[(c, i, j), (u, v)]`` is a strided ``+=`` into a strided slice, which NumPy runs
-      about three times slower than an add into a contiguous array. Read the other way
-      round, every input cell collects from KH*KW shifted copies of the columns,
-      ``dX[c, x, y] = sum_{i,j} dcols[(c, i, j), (x + P - iD, y + P - jD)]`` (terms off the
-      output grid are zero). ``dcols = W2.T @ dZq`` is computed into a buffer with rows
-      ``Wp`` wide and zero rows above and below, where each shifted copy is a plain view;
-      ``dX`` is the sum of those views, added into one contiguous output.
+    * the upstream gradient with zero margins, ``Bz[n, f, M + u*Wp + v] = dZ[n, f, u, v]``
+      for ``v < W_out``, zero in the ``Wp - W_out`` extra columns and in the margins;
+    * the input, unpadded but with the same row width, ``Xw[n, c, e + x*Wp + y] = X[n, c, x, y]``
+      for ``y < W``, zero elsewhere.
+
+    eq. (3) read as a correlation of the zero-padded dZ with the kernel,
+    ``dX[c, x, y] = sum_{f,i,j} W[f, c, i, j] dZ[f, x + P - iD, y + P - jD]`` (terms off the
+    output grid are zero). A shift by kernel row i is a constant offset ``st_i`` in ``Bz``, so
+    KH contiguous copies give ``Cz[(i, f), s] = Bz[f, s + st_i]`` and one matrix product sums
+    over (i, f) at once: ``R[(j, c), s] = sum_{i,f} W[f, c, i, j] Cz[(i, f), s]``. A shift by
+    kernel column j is a view of R, so ``dX[c, x, y] = sum_j R[(j, c), e + x*Wp + y - jD]``:
+    KW views added into one contiguous output (a gather: no strided ``+=`` as in col2im).
+
+    eq. (2) is the same pairing read the other way (the adjoint of X -> dX above):
+    ``dW[f, c, i, j] = sum_n sum_s Cz[n, (i, f), s] Xw[n, c, s + jD]`` — KW matrix products,
+    each on a *view* of Xw, with the kernel rows i inside each product.
     """
     N, C, H, Wd = X.shape
     F = dZ3.shape[1]
-    KK = KH * KW
-    CK = C * KK
+    CK = C * KH * KW
     a, e = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
-    Hp, Wp = H + 2 * P[0], Wd + 2 * P[1]  # Hp = Ho + a, Wp = Wo + e
+    Wp = Wd + 2 * P[1]  # Wp = W_out + e
     Q = Ho * Wp  # output positions, rows Wp wide
-    shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
     isz = dtype.itemsize
-    # a block of images: padded input and widened dZ, for dW
-    nb = _block(N, (C * (Hp * Wp + e) + F * Q) * isz)
-    Xq = np.zeros((nb, C, Hp * Wp + e), dtype=dtype)  # (nb, C, Hp*Wp + e), zero padding stays zero
-    Xq4 = Xq[:, :, : Hp * Wp].reshape(nb, C, Hp, Wp)
-    dZq = np.zeros((nb, F, Ho, Wp), dtype=dtype)  # (nb, F, Ho, Wp), extra columns stay zero
-    dZq3 = dZq.reshape(nb, F, Q)
-    dW_part = np.empty((nb, F, C), dtype=dtype)  # (nb, F, C)
-    dW3 = np.zeros((F, C, KK), dtype=dtype)  # (F, C, KH*KW)
+    M = a * Wp + e  # zeros in front of dZ's first row
+    Lz = M + Q + (a + 1) * Wp  # per (n, f): margin, H_out rows, margin
+    Sx = H * Wp + e  # per row of Cz and R: e columns in front of the input grid
+    Lw = Sx + e  # per (n, c) of Xw: e zeros, H rows Wp wide, e zeros
+    # a block of images (two are faster than one here, though past the nominal block size)
+    nb = _block(N, (C * Lw + F * Lz + (KH * F + KW * C) * Sx) * isz // 2)
+    Bz = np.zeros((nb, F, Lz), dtype=dtype)  # (nb, F, Lz), margins and extra columns stay zero
+    dZq3 = Bz[:, :, M : M + Q]  # (nb, F, Ho*Wp), the rows of dZ
+    dZq4 = dZq3.reshape(nb, F, Ho, Wp)  # (nb, F, Ho, Wp)
+    Xw = np.zeros((nb, C, Lw), dtype=dtype)  # (nb, C, Lw), cells outside X stay zero
+    Xw4 = Xw[:, :, e : e + H * Wp].reshape(nb, C, H, Wp)  # (nb, C, H, Wp)
+    # W_r[(j, c), (i, f)] = W[f, c, i, j]
+    W_r = W2T.reshape(C, KH, KW, F).transpose(2, 0, 1, 3).reshape(KW * C, KH * F)  # (KW*C, KH*F)
+    starts = [M - e + (P[0] - i * D[0]) * Wp + P[1] for i in range(KH)]  # st_i
+    Cz = np.empty((nb, KH * F, Sx), dtype=dtype)  # (nb, KH*F, Sx): rows (i, f), dZ shifted by row i
+    Cz4 = Cz.reshape(nb, KH, F, Sx)
+    R = np.empty((nb, KW * C, Sx), dtype=dtype)  # (nb, KW*C, Sx)
+    R4 = R.reshape(nb, KW, C, Sx)
+    views = []  # (nb, C, H, W) each: R's rows for kernel column j, shifted onto the input grid
+    for j in range(KW):
+        st = e - j * D[1]
+        views.append(R4[:, j, :, st : st + H * Wp].reshape(nb, C, H, Wp)[..., :Wd])
+    dW_part = np.empty((nb, KH * F, C), dtype=dtype)  # (nb, KH*F, C)
+    dW_r = np.zeros((KW, KH * F, C), dtype=dtype)  # (KW, KH*F, C): dW[f, c, i, j] = dW_r[j, i*F + f, c]
     db = np.zeros(F, dtype=dtype)  # (F,)
-    # a sub-block of images: columns of the input gradient, in rows Wp wide with zero margins
-    Lg = e + (Ho + 2 * a + 1) * Wp  # per row (c, i, j) of dcols: e zeros, a zero rows, Ho rows, a + 1 zero rows
-    ng = _block(nb, CK * Lg * isz)
-    G = np.zeros((ng, CK, Lg), dtype=dtype)  # (ng, CK, Lg)
-    G_out = G[:, :, e + a * Wp : e + a * Wp + Q]  # (ng, CK, Ho*Wp), where W2.T @ dZq lands
-    G5 = G.reshape(ng, C, KH, KW, Lg)
-    views = []  # (ng, C, H, W) each: the columns of offset (i, j), shifted onto the input grid
-    for i in range(KH):
-        for j in range(KW):
-            start = e + (P[0] - i * D[0] + a) * Wp + (P[1] - j * D[1])
-            views.append(G5[:, :, i, j, start : start + H * Wp].reshape(ng, C, H, Wp)[..., :Wd])
     dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         m = n1 - n0
-        Xq4[:m, :, P[0] : P[0] + H, P[1] : P[1] + Wd] = X[n0:n1]  # (m, C, H, W) into the padded rows
-        dZq[:m, :, :, :Wo] = dZ3[n0:n1].reshape(m, F, Ho, Wo)
+        Xw4[:m, :, :, :Wd] = X[n0:n1]  # (m, C, H, W) into rows Wp wide
+        dZq4[:m, :, :, :Wo] = dZ3[n0:n1].reshape(m, F, Ho, Wo)
         db += dZq3[:m].sum(axis=2).sum(axis=0)  # eq. (1), while the block is in cache
-        # eq. (2), one kernel offset at a time: (m, F, Q) @ (m, Q, C) -> (m, F, C)
-        for k, o in enumerate(shifts):
-            np.matmul(dZq3[:m], Xq[:m, :, o : o + Q].transpose(0, 2, 1), out=dW_part[:m])
-            dW3[:, :, k] += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
-        # eq. (3): dcols = W2.T @ dZq, then dX = sum of the KH*KW shifted views
-        for s0 in range(0, m, ng):
-            s1 = min(m, s0 + ng)
-            g = s1 - s0
-            np.matmul(W2T, dZq3[s0:s1], out=G_out[:g])  # (g, CK, Ho*Wp)
-            out = dX[n0 + s0 : n0 + s1]  # (g, C, H, W), contiguous
-            if len(views) == 1:  # a 1x1 kernel
-                np.copyto(out, views[0][:g])
-            else:
-                np.add(views[0][:g], views[1][:g], out=out)
-                for view in views[2:]:
-                    np.add(out, view[:g], out=out)
-    return dX, dW3.reshape(F, CK), db
+        for i, st in enumerate(starts):  # dZ shifted by kernel row i: KH contiguous copies
+            Cz4[:m, i] = Bz[:m, :, st : st + Sx]  # (m, F, Sx)
+        # eq. (2): dW_r[j] = sum_n Cz[n] @ Xw[n, :, jD : jD + Sx].T
+        for j in range(KW):
+            o = j * D[1]
+            np.matmul(Cz[:m], Xw[:m, :, o : o + Sx].transpose(0, 2, 1), out=dW_part[:m])  # (m, KH*F, C)
+            dW_r[j] += dW_part[0] if m == 1 else dW_part[:m].sum(axis=0)
+        # eq. (3): R = W_r @ Cz, then dX = sum of the KW shifted views of R
+        np.matmul(W_r, Cz[:m], out=R[:m])  # (m, KW*C, Sx)
+        out = dX[n0:n1]  # (m, C, H, W), contiguous
+        if len(views) == 1:  # a kernel one column wide
+            np.copyto(out, views[0][:m])
+        else:
+            np.add(views[0][:m], views[1][:m], out=out)
+            for view in views[2:]:
+                np.add(out, view[:m], out=out)
+    dW = dW_r.reshape(KW, KH, F, C).transpose(2, 3, 1, 0)  # (F, C, KH, KW)
+    return dX, np.ascontiguousarray(dW).reshape(F, CK), db
 
 
 def conv2d_backward(dZ, cache):
