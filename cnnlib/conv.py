@@ -376,7 +376,7 @@ def _forward_stride1(X, W2, b, P, D, KH, KW, Ho, Wo, dtype):
     shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
     row_bytes = (CK + 1) * Wp * dtype.itemsize  # one output row's columns
     if row_bytes * Ho <= 4 * _BLOCK_BYTES:  # whole images, a block of them at a time
-        rows, nb = Ho, _block(N, row_bytes * Ho // 2)  # two images measured faster than one
+        rows, nb = Ho, _block(N, row_bytes * Ho)
     else:  # very large images: a band of output rows at a time
         rows, nb = max(1, _BLOCK_BYTES // row_bytes), 1
     W2b = np.empty((F, CK + 1), dtype=dtype)  # (F, CK + 1): [W2 | b]
