@@ -899,7 +899,8 @@ class Explorer(_BaseBox):
         self.last_exception = None
         self.frame = _Frame()
         self.updates = 0
-        self.controls = getattr(self, "controls", {})
+        if not hasattr(self, "controls"):  # subclasses set it, or compute it as a property
+            self.controls = {}
         self._busy = False
         control_box.layout.flex_flow = "row wrap"
         for child in getattr(control_box, "children", ()):
@@ -1405,10 +1406,6 @@ class ConvBackwardExplorer(_ConvExplorerBase):
             "column": self._col,
         }
 
-    @controls.setter
-    def controls(self, value):  # the base class initialises it; the property is computed
-        pass
-
     def _compute(self, frame):
         from .conv import conv2d_backward, conv2d_forward, conv_output_size
 
@@ -1664,10 +1661,6 @@ class PoolBackwardExplorer(Explorer):
             "padding": self._padding,
             "window": self._win,
         }
-
-    @controls.setter
-    def controls(self, value):
-        pass
 
     def _compute(self, frame):
         from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
@@ -1953,10 +1946,6 @@ class PipelineExplorer(Explorer):
             "B1": self._b1,
             "y": self._y,
         }
-
-    @controls.setter
-    def controls(self, value):
-        pass
 
     def _apply_pattern(self, change):
         if change["new"] not in PATTERNS:
@@ -2271,10 +2260,6 @@ class DenseSoftmaxExplorer(Explorer):
         out.update(self._cells)
         return out
 
-    @controls.setter
-    def controls(self, value):
-        pass
-
     def _compute(self, frame):
         from .dense import dense_backward, dense_forward
         from .losses import softmax, softmax_cross_entropy
@@ -2533,10 +2518,6 @@ class ChannelsExplorer(Explorer):
             "row": self._row,
             "column": self._col,
         }
-
-    @controls.setter
-    def controls(self, value):
-        pass
 
     def _apply_pattern(self, c, change):
         if change["new"] not in PATTERNS:
