@@ -95,6 +95,50 @@ def nonnegative_int(fn: str, name: str, v) -> tuple[int, int]:
 def check_cache(fn: str, cache, expected_type: type, producer: str) -> None:
     """Raise ``TypeError`` unless ``cache`` is what ``producer`` returned."""
     if not isinstance(cache, expected_type):
-        raise TypeError(
-            f"{fn}: cache must be the second value returned by {producer}, got {type(cache).__name__}"
-        )
+        raise TypeError(f"{fn}: cache must be the second value returned by {producer}, got {type(cache).__name__}")
+
+
+def as_2d(fn: str, name: str, x, *, finite: bool = True) -> np.ndarray:
+    """A 2-D (H, W) array from (H, W), (1, H, W) or (1, 1, H, W) input (a view when possible, never modified)."""
+    arr = as_array(fn, name, x, finite=finite)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"{fn}: {name} must be a 2-D array (H, W) (or (1, 1, H, W)), got shape {np.shape(x)}")
+    if 0 in arr.shape:
+        raise ValueError(f"{fn}: {name} must not be empty, got shape {arr.shape}")
+    return arr
+
+
+def as_chw(fn: str, name: str, x, layout: str = "(C, H, W)") -> np.ndarray:
+    """A 3-D (C, H, W) array from (H, W), (C, H, W) or (1, C, H, W) input (finite entries only)."""
+    arr = as_array(fn, name, x, finite=True)
+    if arr.ndim == 4:
+        if arr.shape[0] != 1:
+            raise ValueError(f"{fn}: {name} must hold one image (N = 1), got shape {arr.shape}")
+        arr = arr[0]
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"{fn}: {name} must be (H, W), {layout} or (1, ...) of it, got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{fn}: {name} must not be empty, got shape {arr.shape}")
+    return arr
+
+
+def int_tuple(fn: str, name: str, v, lengths: tuple[int, ...]) -> tuple[int, ...]:
+    """A tuple of ints of one of the ``lengths`` (a list or an integer array is accepted)."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    if not isinstance(v, (tuple, list)) or len(v) not in lengths:
+        want = " or ".join(f"{n} ints" for n in lengths)
+        raise TypeError(f"{fn}: {name} must be a tuple of {want}, got {v!r}")
+    if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in v):
+        raise TypeError(f"{fn}: {name} must contain ints, got {v!r}")
+    return tuple(int(t) for t in v)
+
+
+def check_in_range(fn: str, name: str, idx: tuple[int, ...], shape: tuple[int, ...], what: str) -> None:
+    """``idx`` must be a valid index of an array of ``shape`` (``what`` names that array)."""
+    if len(idx) != len(shape) or any(not (0 <= i < n) for i, n in zip(idx, shape)):
+        raise ValueError(f"{fn}: {name} {idx} is outside {what} of shape {tuple(shape)}")

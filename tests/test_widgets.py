@@ -28,6 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import cnnlib  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
+from cnnlib._format import cell_label  # noqa: E402
 
 EXPLORERS = {
     "conv_forward": W.conv_forward_explorer,
@@ -602,7 +603,7 @@ def test_static_figure_of_conv_backward_carries_the_route_sum():
     ex.controls["explain"].value = "dX"
     ex.controls["row"].value = 1
     text = " ".join(t.get_text() for t in ex.static_figure().axes[0].texts)
-    assert "dX[1,0] = " in text and W.fmt(ex.state["dX"][1, 0]).lstrip("−") in text.split("dX[1,0] = ")[1]
+    assert "dX[1,0] = " in text and cell_label(ex.state["dX"][1, 0]).lstrip("−") in text.split("dX[1,0] = ")[1]
 
 
 def test_static_figure_of_an_invalid_state_has_the_message_panel():
@@ -703,14 +704,14 @@ def test_pool_backward_matches_loops_with_ties(A, mode, K, S):
 
 
 def test_format_of_cell_labels():
-    assert W.fmt(0) == "0"
-    assert W.fmt(-1.5) == "\u22121.5"
-    assert W.fmt(0.25) == "0.25"
-    assert W.fmt(-0.036) == "\u2212.036"
-    assert W.fmt(1e-5) == "≈0"
-    assert W.fmt(1234.0) == "1.2k"
+    assert cell_label(0) == "0"
+    assert cell_label(-1.5) == "\u22121.5"
+    assert cell_label(0.25) == "0.25"
+    assert cell_label(-0.036) == "\u2212.036"
+    assert cell_label(1e-5) == "≈0"
+    assert cell_label(1234.0) == "1.2k"
     for v in np.linspace(-20, 20, 81):
-        assert len(W.fmt(v)) <= 5
+        assert len(cell_label(v)) <= 5
 
 
 def test_widgets_are_not_exported_from_the_package():

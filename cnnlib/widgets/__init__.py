@@ -48,7 +48,11 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import viz as _viz
+from .. import viz as _viz
+from .._format import cell_label, factor, readout_number
+from ..routes import dW_route, dX_route
+from ..seeds import seed002_network
+from ..viz._style import relative_luminance
 
 try:  # the widgets are optional at import time so that the static parts can be documented anywhere
     import ipywidgets as widgets
@@ -71,7 +75,6 @@ DPI = 100
 # activations) a light-to-dark sequential map; a value array that has a negative
 # entry switches to the diverging map, as viz.heatmap does.
 CMAPS = {"grad": _viz.DIVERGING_CMAP, "value": _viz.SEQUENTIAL_CMAP}
-_MINUS = "\u2212"
 
 _GAP = np.array([205, 205, 205], np.uint8)  # lines between cells
 _PAD_RGB = np.array([236, 236, 236], np.uint8)  # zero-padding cells
@@ -107,45 +110,6 @@ def _cmap(name):
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-def fmt(v: float) -> str:
-    """Short label for a heat-map cell: at most five characters, a true minus sign.
-
-    0.25, −1.5, 12.5, 130, 1.2k; small magnitudes keep two significant digits by
-    dropping the leading zero (−.036, .0054 → .005); below 0.0005, ≈0.
-    """
-    v = float(v)
-    if not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("∞" if v > 0 else _MINUS + "∞")
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a < 0.0005:
-        return "≈0"
-    if a < 0.0095:
-        s = f"{a:.3f}"[1:]
-    elif a < 0.0995:
-        s = f"{a:.3f}"[1:].rstrip("0")
-    elif a >= 999.5:
-        s = f"{a / 1000:.1f}k" if a < 9999.5 else f"{a / 1000:.0f}k"
-    elif abs(a - round(a)) < 5e-9:
-        s = f"{round(a):d}"
-    elif a >= 99.5:
-        s = f"{a:.0f}"
-    elif a >= 9.95:
-        s = f"{a:.1f}".removesuffix(".0")
-    else:
-        s = f"{a:.2f}".rstrip("0")
-    return s if v > 0 else _MINUS + s
-
-
-def _num(v: float, digits: int = 4) -> str:
-    """A number for the text read-outs: ``digits`` significant digits, a true minus sign."""
-    v = float(v)
-    if v == 0:
-        return "0"
-    return f"{v:.{digits}g}".replace("-", _MINUS)
 
 
 # --------------------------------------------------------------------------- glyphs
@@ -263,10 +227,8 @@ def _colorize(data: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _ink_for(rgb: np.ndarray) -> np.ndarray:
-    """White digits where they contrast better than black (WCAG, as cnnlib.viz): (h, w) bool."""
-    c = rgb.astype(np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return (0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]) < 0.179
+    """White digits where they contrast better than black (the rule of ``viz._style.text_color``): (h, w) bool."""
+    return relative_luminance(rgb / 255.0) < 0.179
 
 
 class _Frame:
@@ -337,7 +299,7 @@ class _Frame:
         rgb = rgb.astype(np.uint8)
         white = _ink_for(rgb)
         if labels is None:
-            labels = [[fmt(v) for v in row] for row in data]
+            labels = [[cell_label(v) for v in row] for row in data]
         cells = []  # (label, x, y, colour) relative to the block's top-left corner
         for r in range(h):
             for c in range(w):
@@ -1076,8 +1038,7 @@ def _products(terms, limit=12):
 
 
 def _paren(v):
-    s = _num(v, 3)
-    return f"({s})" if s.startswith(_MINUS) else s
+    return factor(readout_number(v, 3))
 
 
 class _ConvExplorerBase(Explorer):
@@ -1237,13 +1198,13 @@ class ConvForwardExplorer(_ConvExplorerBase):
         self.update()
 
     def _compute(self, frame):
-        from .conv import conv2d_forward, conv_output_size
+        from ..conv import conv2d_forward, conv_output_size
 
         X, W, S, P, D = self._read_conv()
         b = float(self._b.value)
         H, Wd, KH, KW = self.H, self.Wd, self.KH, self.KW
         self.state = {"X": X, "W": W, "b": b, "stride": S, "padding": P, "dilation": D, "error": None}
-        self._pw.subtitle(frame, f"{KH}×{KW},  b = {_num(b, 3)}")
+        self._pw.subtitle(frame, f"{KH}×{KW},  b = {readout_number(b, 3)}")
         Xp, grey, xlabels = self._padded_x(frame, X, P)
         frame.heat(self._pw, "W", W)
         msg = _span_message(KH, KW, D, H, Wd, P)
@@ -1281,7 +1242,7 @@ class ConvForwardExplorer(_ConvExplorerBase):
         self.state.update(Xpad=Xp, Z=Z, position=(u, v), window_rows=rows, window_cols=cols)
         self._readout = (
             f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{u}·{S} + i·{D}, {v}·{S} + j·{D}]"
-            f" = {_paren(b)} + {_products(terms, 9)} = <b>{_num(Z[u, v], 4)}</b>"
+            f" = {_paren(b)} + {_products(terms, 9)} = <b>{readout_number(Z[u, v], 4)}</b>"
             f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by P = {P})</span>"
         )
 
@@ -1311,7 +1272,7 @@ class ConvBackwardExplorer(_ConvExplorerBase):
     _W_default = [[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]
 
     def __init__(self, X=None, W=None, dZ=None, *, stride=1, padding=0, dilation=1):
-        from .conv import conv_output_size
+        from ..conv import conv_output_size
 
         fn = self._fn
         X, W, stride, padding, dilation = self._conv_args(X, W, stride, padding, dilation)
@@ -1407,7 +1368,7 @@ class ConvBackwardExplorer(_ConvExplorerBase):
         }
 
     def _compute(self, frame):
-        from .conv import conv2d_backward, conv2d_forward, conv_output_size
+        from ..conv import conv2d_backward, conv2d_forward, conv_output_size
 
         X, W, S, P, D = self._read_conv()
         H, Wd, KH, KW = self.H, self.Wd, self.KH, self.KW
@@ -1464,35 +1425,29 @@ class ConvBackwardExplorer(_ConvExplorerBase):
             for k, line in enumerate(("no zeros to insert:", "δZ is used as it is")):
                 frame.text(line, self._pdd.x, self._pdd.y + 8 + 14 * k, 7.5, _GREY, ha="left")
         if target == "dW":
-            rs = _viz.conv_dW_terms(X, dZ, (KH, KW), (i, j), stride=S, padding=P, dilation=D)
+            rs = dW_route(self._fn, X, dZ, (KH, KW), (i, j), S, P, D, dW=dW)
+            touched = [(r + P, c + P) for (r, c), _ in rs.products]  # the cells of X̃ that W[i, j] met
             xdim = np.ones(Xp.shape, bool)
-            for u in range(Ho):
-                for v in range(Wo):
-                    xdim[u * S + i * D, v * S + j * D] = False
+            for cell in touched:
+                xdim[cell] = False
             xc = frame.heat(self._px, "X", Xp, grey=grey, dim=xdim & ~grey, **xlabels)
             wc = frame.heat(self._pw, "W", W)
             dzc = frame.heat(self._pdz, "dZ", dZ, "grad")
-            for u in range(Ho):
-                for v in range(Wo):
-                    frame.box(*xc.rect(u * S + i * D, v * S + j * D), _ROUTE, 3)
+            for cell in touched:
+                frame.box(*xc.rect(*cell), _ROUTE, 3)
             frame.box(*wc.rect(i, j), _HI, 3)
             dxc = frame.heat(self._pdx, "dX", dX, "grad")
             dwc = frame.heat(self._pdw, "dW", dW, "grad")
             frame.box(*dwc.rect(i, j), _HI, 3)
             del dxc
         else:
-            rs = _viz.conv_dX_terms(W, dZ, (H, Wd), (i, j), stride=S, padding=P, dilation=D)
+            rs = dX_route(self._fn, W, dZ, (H, Wd), (i, j), S, P, D, dX=dX)
+            pairs = [((a, b), (du, dv)) for (_, a, b), (_, du, dv) in rs.products]  # W[a, b] meets δZ[du, dv]
             wdim = np.ones(W.shape, bool)
             zdim = np.ones(dZ.shape, bool)
-            pairs = []
-            for a in range(KH):
-                for b in range(KW):
-                    du, ru = divmod(i + P - a * D, S)
-                    dv, rv = divmod(j + P - b * D, S)
-                    if ru == 0 and rv == 0 and 0 <= du < Ho and 0 <= dv < Wo:
-                        wdim[a, b] = False
-                        zdim[du, dv] = False
-                        pairs.append(((a, b), (du, dv)))
+            for (a, b), (du, dv) in pairs:
+                wdim[a, b] = False
+                zdim[du, dv] = False
             xc = frame.heat(self._px, "X", Xp, grey=grey, **xlabels)
             wc = frame.heat(self._pw, "W", W, dim=wdim)
             dzc = frame.heat(self._pdz, "dZ", dZ, "grad", dim=zdim)
@@ -1549,7 +1504,7 @@ class PoolBackwardExplorer(Explorer):
     _fn = "pool_backward_explorer"
 
     def __init__(self, A=None, dP=None, *, mode="max", size=2, stride=2, padding=0):
-        from .pool import pool_output_size
+        from ..pool import pool_output_size
 
         fn = self._fn
         _require_widgets(fn)
@@ -1663,7 +1618,7 @@ class PoolBackwardExplorer(Explorer):
         }
 
     def _compute(self, frame):
-        from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+        from ..pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 
         A = _read_grid(self._cells, (self.H, self.Wd), "A")
         mode, K, S, P = self._mode.value, self._size.value, self._stride.value, self._padding.value
@@ -1673,7 +1628,9 @@ class PoolBackwardExplorer(Explorer):
         grey = np.ones(Ap.shape, bool)
         grey[P : P + H, P : P + Wd] = False
         pad_label = "−∞" if mode == "max" else "0"
-        labels = [[pad_label if grey[r, c] else fmt(Ap[r, c]) for c in range(Ap.shape[1])] for r in range(Ap.shape[0])]
+        labels = [
+            [pad_label if grey[r, c] else cell_label(Ap[r, c]) for c in range(Ap.shape[1])] for r in range(Ap.shape[0])
+        ]
         rl = [""] * P + [str(r) for r in range(H)] + [""] * P
         cl = [""] * P + [str(c) for c in range(Wd)] + [""] * P
         a_text = f"{H}×{Wd}" + (f", padded with {pad_label}" if P else "")
@@ -1735,15 +1692,15 @@ class PoolBackwardExplorer(Explorer):
             ties = [(r, c) for r, c in real if A[r, c] == A[wr, wc] and (r, c) != (wr, wc)]
             txt = (
                 f"window ({u}, {v}) covers A rows {r0 - P}…{r0 - P + K - 1}, columns {c0 - P}…{c0 - P + K - 1}; "
-                f"its maximum A[{wr}, {wc}] = {_num(A[wr, wc])} is the winner"
+                f"its maximum A[{wr}, {wc}] = {readout_number(A[wr, wc])} is the winner"
                 + (f" (tied with {', '.join(map(str, ties))}: the first in row-major order wins)" if ties else "")
-                + f", so δA[{wr}, {wc}] receives δP[{u}, {v}] = {_num(dP[u, v])}"
+                + f", so δA[{wr}, {wc}] receives δP[{u}, {v}] = {readout_number(dP[u, v])}"
             )
             if len(wins) > 1:
                 txt += (
                     f"; A[{wr}, {wc}] wins {len(wins)} overlapping windows, so δA[{wr}, {wc}] = "
                     + " + ".join(_paren(dP[a, b]) for a, b in wins)
-                    + f" = {_num(dA[wr, wc])}"
+                    + f" = {readout_number(dA[wr, wc])}"
                 )
             self.state["route"] = [(wr, wc)]
         else:
@@ -1756,7 +1713,7 @@ class PoolBackwardExplorer(Explorer):
                 frame.arrow(start[0] - dpc.cs / 2 - 14, start[1], dac.x0 + dac.w * dac.cs + 3, end[1])
             txt = (
                 f"average: each of the {K * K} cells of window ({u}, {v}) gets δP[{u}, {v}] / {K * K} = "
-                f"{_num(dP[u, v])} / {K * K} = {_num(share)}"
+                f"{readout_number(dP[u, v])} / {K * K} = {readout_number(share)}"
                 + (f" ({K * K - len(real)} of them are padding and are cropped away)" if len(real) < K * K else "")
             )
             self.state["route"] = real
@@ -1845,7 +1802,7 @@ class PipelineExplorer(Explorer):
                         self._y,
                         widgets.HTML(
                             value=f"<span style='color:#666'>W2 = {np.array2string(W2, separator=', ')}, "
-                            f"B2 = {_num(self.B2)} (fixed)</span>"
+                            f"B2 = {readout_number(self.B2)} (fixed)</span>"
                         ),
                     ]
                 ),
@@ -1976,56 +1933,11 @@ class PipelineExplorer(Explorer):
         self.update()
 
     def _compute(self, frame):
-        from .activations import relu_backward, relu_forward, sigmoid_forward
-        from .conv import conv2d_backward, conv2d_forward
-        from .dense import dense_backward, dense_forward, flatten_backward, flatten_forward
-        from .losses import binary_cross_entropy_with_logits
-        from .pool import maxpool2d_backward, maxpool2d_forward
-
         X = self._X.copy()
         W1 = _read_grid(self._cells, (3, 3), "W1")
         B1, y = float(self._b1.value), int(self._y.value)
-        W2, B2 = self.W2, self.B2
-        Z1, c1 = conv2d_forward(X[None, None], W1[None, None], np.array([B1]))  # (1, 1, 4, 4)
-        A1, c2 = relu_forward(Z1)  # (1, 1, 4, 4)
-        P1, c3 = maxpool2d_forward(A1, size=2, stride=2)  # (1, 1, 2, 2)
-        F, c4 = flatten_forward(P1)  # (1, 4)
-        Z2, c5 = dense_forward(F, W2[None, :], np.array([B2]))  # (1, 1)
-        A2, _ = sigmoid_forward(Z2)  # (1, 1)
-        L, dZ2 = binary_cross_entropy_with_logits(Z2, np.array([[float(y)]]))  # dZ2 = A2 - Y
-        dF, dW2, dB2 = dense_backward(dZ2, c5)  # (1, 4), (1, 4), (1,)
-        dP1 = flatten_backward(dF, c4)  # (1, 1, 2, 2)
-        dA1 = maxpool2d_backward(dP1, c3)  # (1, 1, 4, 4)
-        dZ1 = relu_backward(dA1, c2)  # (1, 1, 4, 4)
-        dX, dW1, dB1 = conv2d_backward(dZ1, c1)  # (1, 1, 6, 6), (1, 1, 3, 3), (1,)
-        sq = lambda a: np.asarray(a)[0, 0]  # noqa: E731
-        self.state = {
-            "X": X,
-            "W1": W1,
-            "B1": B1,
-            "W2": W2.copy(),
-            "B2": B2,
-            "Y": y,
-            "Z1": sq(Z1),
-            "A1": sq(A1),
-            "P1": sq(P1),
-            "F": F[0],
-            "Z2": float(Z2[0, 0]),
-            "A2": float(A2[0, 0]),
-            "yhat": float(A2[0, 0]),
-            "L": float(L),
-            "dZ2": float(dZ2[0, 0]),
-            "dF": dF[0],
-            "dW2": dW2[0],
-            "dB2": float(dB2[0]),
-            "dP1": sq(dP1),
-            "dA1": sq(dA1),
-            "dZ1": sq(dZ1),
-            "dX": sq(dX),
-            "dW1": sq(dW1),
-            "dB1": float(dB1[0]),
-            "error": None,
-        }
+        self.state = seed002_network(X, W1, B1, self.W2.copy(), self.B2, y)
+        self.state.update(yhat=self.state["A2"], error=None)
         st, P = self.state, self._P
         r, c = self._prow.value, self._pcol.value
         xc = frame.heat(P["X"], "X", X)
@@ -2034,24 +1946,23 @@ class PipelineExplorer(Explorer):
         relu_off = st["Z1"] <= 0
         frame.heat(P["Z1"], "Z1", st["Z1"])
         ac = frame.heat(P["A1"], "A1", st["A1"])
-        winners = list(zip(c3.argmax_rows[0, 0].ravel().tolist(), c3.argmax_cols[0, 0].ravel().tolist()))
-        for wr, wc in winners:
+        for wr, wc in st["winners"]:
             frame.box(*ac.rect(wr, wc), _ROUTE, 2)
         frame.heat(P["P1"], "P1", st["P1"])
         frame.heat(P["F"], "F", st["F"][:, None])
-        frame.heat(P["W2"], "W2", W2[:, None])
+        frame.heat(P["W2"], "W2", st["W2"][:, None])
         dxc = frame.heat(P["dX"], "dX", st["dX"], "grad")
         frame.box(*dxc.rect(r, c), _HI, 3)
         frame.heat(P["dW1"], "dW1", st["dW1"], "grad")
         frame.heat(P["dZ1"], "dZ1", st["dZ1"], "grad", dim=relu_off)
         dac = frame.heat(P["dA1"], "dA1", st["dA1"], "grad")
-        for wr, wc in winners:
+        for wr, wc in st["winners"]:
             frame.box(*dac.rect(wr, wc), _ROUTE, 2)
         frame.heat(P["dP1"], "dP1", st["dP1"], "grad")
         frame.heat(P["dF"], "dF", st["dF"][:, None], "grad")
         frame.heat(P["dW2"], "dW2", st["dW2"][:, None], "grad")
-        P["W1"].subtitle(frame, f"B1 = {_num(B1, 3)}")
-        P["dW1"].subtitle(frame, f"dB1 = {_num(st['dB1'], 3)}")
+        P["W1"].subtitle(frame, f"B1 = {readout_number(B1, 3)}")
+        P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'], 3)}")
         P["dZ1"].subtitle(frame, "0 where Z1 ≤ 0")
         hx, top = self._head
         row2 = P["dX"].y
@@ -2062,12 +1973,12 @@ class PipelineExplorer(Explorer):
         for y0, lines in heads:
             for k, (name, val) in enumerate(lines):
                 frame.text(name, hx, y0 + 6 + 34 * k, 7.5, _GREY, ha="left")
-                frame.text("= " + _num(val), hx + 8, y0 + 21 + 34 * k, 8, _INK, bold=True, ha="left")
+                frame.text("= " + readout_number(val), hx + 8, y0 + 21 + 34 * k, 8, _INK, bold=True, ha="left")
         frame.text(f"label y = {y}", hx, top + 6 + 34 * 3, 7.5, _ROUTE, bold=True, ha="left")
         self._readout = (
-            f"pixel X[{r}, {c}] = {_num(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{_num(st['dX'][r, c])}</b>"
-            f" &nbsp;·&nbsp; ŷ = {_num(st['A2'])}, L = {_num(st['L'])}, δZ2 = ŷ − y = "
-            f"{_num(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
+            f"pixel X[{r}, {c}] = {readout_number(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{readout_number(st['dX'][r, c])}</b>"
+            f" &nbsp;·&nbsp; ŷ = {readout_number(st['A2'])}, L = {readout_number(st['L'])}, δZ2 = ŷ − y = "
+            f"{readout_number(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
             f"that receive gradient); faded δZ1: ReLU off (Z1 ≤ 0)"
         )
 
@@ -2129,7 +2040,7 @@ class _Bars:
         for v in sorted({self.lo, 0.0, self.hi}):
             yy = self.ypix(v)
             ax.plot([self.x - 3, self.x], [yy, yy], color="#bbbbbb", lw=0.8)
-            ax.text(self.x - 5, yy, fmt(v), fontproperties=f.prop, color=_GREY, ha="right", va="center")
+            ax.text(self.x - 5, yy, cell_label(v), fontproperties=f.prop, color=_GREY, ha="right", va="center")
         for k, lab in enumerate(self.labels):
             ax.text(
                 self.xbar(k) + self.bar / 2,
@@ -2150,7 +2061,7 @@ class _Bars:
             top, bot = min(y0, y1), max(y0, y1)
             frame.fill(x, top, self.bar, max(bot - top, 1), col)
             clipped = v > self.hi or v < self.lo
-            label = fmt(v) + (" ›" if clipped else "")
+            label = cell_label(v) + (" ›" if clipped else "")
             ty = top - 8 if v >= 0 else bot + 8
             ty = min(max(ty, self.y - 8), self.y + self.h + 9)
             frame.text(label, x + self.bar / 2, ty, 7, _INK, bold=clipped)
@@ -2261,8 +2172,8 @@ class DenseSoftmaxExplorer(Explorer):
         return out
 
     def _compute(self, frame):
-        from .dense import dense_backward, dense_forward
-        from .losses import softmax, softmax_cross_entropy
+        from ..dense import dense_backward, dense_forward
+        from ..losses import softmax, softmax_cross_entropy
 
         M, K = self.M, self.K
         mode, y = self._mode.value, int(self._y.value)
@@ -2290,9 +2201,18 @@ class DenseSoftmaxExplorer(Explorer):
             if sub:
                 frame.text(sub, b.x + b.width / 2, b.y + b.h + 36, 6.5, _GREY)
         lx, ly = self._loss_xy
-        frame.text(f"L = −log ŷ[{y}] = −log {_num(yhat[y])} = {_num(L)}", lx, ly + 4, 9, _INK, bold=True, ha="left")
         frame.text(
-            f"δ = ŷ − y = [{', '.join(_num(v, 3) for v in yhat)}] − [{', '.join(str(int(v)) for v in onehot)}]",
+            f"L = −log ŷ[{y}] = −log {readout_number(yhat[y])} = {readout_number(L)}",
+            lx,
+            ly + 4,
+            9,
+            _INK,
+            bold=True,
+            ha="left",
+        )
+        yhat_text = ", ".join(readout_number(v, 3) for v in yhat)
+        frame.text(
+            f"δ = ŷ − y = [{yhat_text}] − [{', '.join(str(int(v)) for v in onehot)}]",
             lx,
             ly + 26,
             7.5,
@@ -2301,7 +2221,7 @@ class DenseSoftmaxExplorer(Explorer):
         )
         total = float(delta.sum())
         frame.text(
-            f"the δ entries sum to {_num(0.0 if abs(total) < 1e-12 else total)}: "
+            f"the δ entries sum to {readout_number(0.0 if abs(total) < 1e-12 else total)}: "
             "raising one logit's probability lowers the others'",
             lx,
             ly + 44,
@@ -2317,15 +2237,15 @@ class DenseSoftmaxExplorer(Explorer):
             frame.heat(self._pdp, "dp", dp[0][:, None], "grad")
             frame.heat(self._pdu, "dU", dU, "grad")
             self._readout = (
-                f"s = U p + c = [{', '.join(_num(v) for v in s)}]; dU = δ pᵀ, dc = δ, "
-                f"dp = Uᵀ δ = [{', '.join(_num(v) for v in dp[0])}]"
+                f"s = U p + c = [{', '.join(readout_number(v) for v in s)}]; dU = δ pᵀ, dc = δ, "
+                f"dp = Uᵀ δ = [{', '.join(readout_number(v) for v in dp[0])}]"
             )
         else:
             for q in (self._pp, self._pu, self._pdp, self._pdu):
                 q.note(frame, "switch to\n'layer'" if q.width > 40 else "", _GREY)
             self._readout = (
-                f"softmax: ŷ[i] = e^s[i] / Σ e^s[j] = [{', '.join(_num(v) for v in yhat)}]; "
-                f"L = {_num(L)}; δ = ŷ − y = [{', '.join(_num(v) for v in delta)}]"
+                f"softmax: ŷ[i] = e^s[i] / Σ e^s[j] = [{', '.join(readout_number(v) for v in yhat)}]; "
+                f"L = {readout_number(L)}; δ = ŷ − y = [{', '.join(readout_number(v) for v in delta)}]"
             )
 
 
@@ -2551,7 +2471,7 @@ class ChannelsExplorer(Explorer):
     # -- the picture
 
     def _compute(self, frame):
-        from .conv import conv2d_backward, conv2d_forward
+        from ..conv import conv2d_backward, conv2d_forward
 
         X, W = self._X.copy(), self._W.copy()
         C, F, K, H, Wd, Ho, Wo = self.C, self.F, self.K, self.H, self.Wd, self.Ho, self.Wo

@@ -53,9 +53,22 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, FancyArrowPatch, Patch, Rectangle
 
-from ._validate import as_array, nonnegative_int, positive_int
-from .conv import conv2d_backward, conv2d_forward, conv_output_size
-from .pool import maxpool2d_backward, maxpool2d_forward
+from .._format import MINUS, Formatter, auto_decimals, factor, format_number
+from .._validate import as_2d, as_array, check_in_range, int_tuple, nonnegative_int, positive_int
+from ..conv import conv_output_size
+from ..pool import maxpool2d_backward, maxpool2d_forward
+from ..routes import RouteSum, conv_dW_terms, conv_dX_terms, dW_route, dX_route
+from ._style import (
+    DIVERGING_CMAP,
+    GRID,
+    INK,
+    MAX_WIDTH,
+    MUTED,
+    RC,
+    ROUTE_COLORS,
+    SEQUENTIAL_CMAP,
+    text_color,
+)
 
 __all__ = [
     "heatmap",
@@ -82,49 +95,11 @@ __all__ = [
     "ROUTE_COLORS",
 ]
 
-# --------------------------------------------------------------------------- style
+# --------------------------------------------------------------------------- state
 
-#: colour map for values that are never negative (inputs, activations)
-SEQUENTIAL_CMAP = mcolors.LinearSegmentedColormap.from_list(
-    "cnnlib_sequential", ["#ffffff", "#d9e6f5", "#9ab8d8", "#5b7fa8", "#2e4a6b"]
-)
-#: colour map for signed values (gradients): blue negative, white 0, red positive
-DIVERGING_CMAP = "RdBu_r"
-#: outline colours for windows, routes and product pairs (distinct from the heatmap colours)
-ROUTE_COLORS = (
-    "#e66101",
-    "#1b9e77",
-    "#7b3294",
-    "#e7298a",
-    "#b8860b",
-    "#66a61e",
-    "#17becf",
-    "#8c564b",
-    "#882255",
-    "#999933",
-)
-
-MAX_WIDTH = 9.5  # inches: a notebook column
 _CELL_MAX = 0.55  # inches per heatmap cell
 _CELL_MIN = 0.26
 _ANNOTATE_MAX = 16  # arrays larger than this along an axis are drawn without numbers
-_GRID = "#b8b8b8"
-_INK = "#111111"
-_MUTED = "#555555"
-_MINUS = "\u2212"
-_RC = {
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "axes.facecolor": "white",
-    "text.color": _INK,
-    "axes.labelcolor": _INK,
-    "axes.edgecolor": _MUTED,
-    "xtick.color": _INK,
-    "ytick.color": _INK,
-    "font.family": "DejaVu Sans",
-    "axes.unicode_minus": True,
-}
-
 _OFFSCREEN = False
 
 
@@ -210,7 +185,7 @@ def _styled(func):
     def wrapper(*args, **kwargs):
         before = {id(m.canvas.figure) for m in Gcf.get_all_fig_managers()}
         try:
-            with matplotlib.rc_context(_RC):
+            with matplotlib.rc_context(RC):
                 return func(*args, **kwargs)
         except Exception:
             for m in Gcf.get_all_fig_managers():
@@ -250,71 +225,6 @@ def freeze_layout(fig: Figure) -> Figure:
 # --------------------------------------------------------------------------- numbers
 
 
-def _auto_decimals(values: np.ndarray) -> int | None:
-    """Decimals that show every entry of ``values`` with about 3 significant digits of the largest.
-
-    Fewer when all entries are exactly representable with fewer (0.51 stays 0.51);
-    ``None`` means "use the general format" (tiny or huge magnitudes).
-    """
-    finite = values[np.isfinite(values)].astype(np.float64)
-    nonzero = np.abs(finite[finite != 0])
-    if nonzero.size == 0:
-        return 0
-    m = float(nonzero.max())
-    if m >= 1e4 or m < 1e-3:
-        return None
-    dmax = int(np.clip(2 - math.floor(math.log10(m)), 0, 4))
-    for d in range(dmax + 1):
-        if np.all(np.abs(np.round(finite, d) - finite) <= 1e-9 * np.maximum(1.0, np.abs(finite))):
-            return d
-    return dmax
-
-
-def format_number(v: float, decimals: int | None = 2) -> str:
-    """Format one number the way the figures print it: fixed decimals, exact zero as ``0``, a true minus sign."""
-    v = float(v)
-    if not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else _MINUS + "inf")
-    if v == 0:
-        return "0"
-    s = f"{v:.2g}" if decimals is None else f"{v:.{decimals}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    return s.replace("-", _MINUS)
-
-
-class _Formatter:
-    """Turn numbers into cell labels: user ``fmt`` (format spec, ``'{:...}'`` string or callable) or automatic."""
-
-    def __init__(self, fn: str, fmt, values: np.ndarray):
-        self.fmt = fmt
-        if fmt is None:
-            self.decimals = _auto_decimals(values)
-        elif not (isinstance(fmt, str) or callable(fmt)):
-            raise TypeError(f"{fn}: fmt must be a format string like '.2f' or a callable, got {type(fmt).__name__}")
-        else:
-            try:
-                self(1.5)
-            except Exception as exc:
-                raise ValueError(f"{fn}: fmt {fmt!r} cannot format a number ({exc})") from None
-
-    def __call__(self, v) -> str:
-        if self.fmt is None:
-            return format_number(v, self.decimals)
-        if callable(self.fmt):
-            return str(self.fmt(v))
-        if "{" in self.fmt:
-            return self.fmt.format(v)
-        return format(v, self.fmt)
-
-
-def _text_color(rgba) -> str:
-    """Black or white, whichever has the higher WCAG contrast against ``rgba``."""
-    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
-    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return "white" if luminance < 0.179 else _INK
-
-
 def _fontsize_for(cell_in: float, nchars: int, *, largest: float = 11.0) -> float:
     """Font size (pt) so that ``nchars`` characters fit in a cell ``cell_in`` inches wide."""
     cell_pt = cell_in * 72.0
@@ -322,50 +232,6 @@ def _fontsize_for(cell_in: float, nchars: int, *, largest: float = 11.0) -> floa
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-
-def _as_2d(fn: str, name: str, x, *, finite: bool = True) -> np.ndarray:
-    """A 2-D array from (H, W), (1, H, W) or (1, 1, H, W) input (a view when possible, never modified)."""
-    arr = as_array(fn, name, x, finite=finite)
-    while arr.ndim > 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 2:
-        raise ValueError(f"{fn}: {name} must be a 2-D array (H, W) (or (1, 1, H, W)), got shape {np.shape(x)}")
-    if 0 in arr.shape:
-        raise ValueError(f"{fn}: {name} must not be empty, got shape {arr.shape}")
-    return arr
-
-
-def _as_chw(fn: str, name: str, x, layout: str = "(C, H, W)") -> np.ndarray:
-    """A 3-D (C, H, W) array from (H, W), (C, H, W) or (1, C, H, W) input."""
-    arr = as_array(fn, name, x, finite=True)
-    if arr.ndim == 4:
-        if arr.shape[0] != 1:
-            raise ValueError(f"{fn}: {name} must hold one image (N = 1), got shape {arr.shape}")
-        arr = arr[0]
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"{fn}: {name} must be (H, W), {layout} or (1, ...) of it, got shape {arr.shape}")
-    if 0 in arr.shape:
-        raise ValueError(f"{fn}: {name} must not be empty, got shape {arr.shape}")
-    return arr
-
-
-def _int_tuple(fn: str, name: str, v, lengths: tuple[int, ...]) -> tuple[int, ...]:
-    if isinstance(v, np.ndarray):
-        v = v.tolist()
-    if not isinstance(v, (tuple, list)) or len(v) not in lengths:
-        want = " or ".join(f"{n} ints" for n in lengths)
-        raise TypeError(f"{fn}: {name} must be a tuple of {want}, got {v!r}")
-    if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in v):
-        raise TypeError(f"{fn}: {name} must contain ints, got {v!r}")
-    return tuple(int(t) for t in v)
-
-
-def _check_in_range(fn: str, name: str, idx: tuple[int, ...], shape: tuple[int, ...], what: str) -> None:
-    if len(idx) != len(shape) or any(not (0 <= i < n) for i, n in zip(idx, shape)):
-        raise ValueError(f"{fn}: {name} {idx} is outside {what} of shape {tuple(shape)}")
 
 
 # --------------------------------------------------------------------------- heatmap
@@ -459,8 +325,8 @@ def _parse_highlight(fn: str, highlight, shape) -> list[tuple[int, int, str | No
     for item in items:
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
             raise TypeError(f"{fn}: highlight must be a list of (row, col) or (row, col, color), got item {item!r}")
-        r, c = _int_tuple(fn, "highlight cell", item[:2], (2,))
-        _check_in_range(fn, "highlight cell", (r, c), shape, "the data")
+        r, c = int_tuple(fn, "highlight cell", item[:2], (2,))
+        check_in_range(fn, "highlight cell", (r, c), shape, "the data")
         out.append((r, c, item[2] if len(item) == 3 else None))
     return out
 
@@ -509,7 +375,7 @@ def _draw_overlays(state: _HeatmapState, ax, highlight, rects, cell_in: float):
     state.highlight, state.rects = list(highlight), list(rects)
     lw = float(np.clip(cell_in * 5.0, 1.3, 2.6))
     for r, c, color in highlight:
-        state.overlays.append(_outline(ax, r, c, 1, 1, color or _INK, lw, inset=0.06))
+        state.overlays.append(_outline(ax, r, c, 1, 1, color or INK, lw, inset=0.06))
     for k, (r0, c0, h, w, color) in enumerate(rects):
         color = color or ROUTE_COLORS[k % len(ROUTE_COLORS)]
         state.overlays.append(_outline(ax, r0, c0, h, w, color, lw, inset=0.03, gid="cnnlib-rect"))
@@ -520,7 +386,7 @@ def _cell_grid(ax, h: int, w: int, lw: float):
     segs = [((x, -0.5), (x, h - 0.5)) for x in np.arange(0.5, w - 0.5)]
     segs += [((-0.5, y), (w - 0.5, y)) for y in np.arange(0.5, h - 0.5)]
     if segs:
-        ax.add_collection(LineCollection(segs, colors=_GRID, linewidths=lw, zorder=2, gid="cnnlib-grid"), autolim=False)
+        ax.add_collection(LineCollection(segs, colors=GRID, linewidths=lw, zorder=2, gid="cnnlib-grid"), autolim=False)
 
 
 def _draw_heatmap(
@@ -551,7 +417,7 @@ def _draw_heatmap(
     cell_in = cell_in or _cell_inches(ax, h, w)
     norm, is_div = _norm(data, diverging, vmin, vmax)
     cm = _cmap(fn, cmap, is_div)
-    formatter = _Formatter(fn, fmt, data)
+    formatter = Formatter(fn, fmt, data)
     hl = _parse_highlight(fn, highlight, data.shape)
     rc = _parse_rects(fn, rects)
     image = ax.imshow(np.ma.masked_invalid(data), cmap=cm, norm=norm, interpolation="nearest", aspect="equal")
@@ -567,15 +433,15 @@ def _draw_heatmap(
         ax.set_yticks(ys)
         xl = col_ticklabels if col_ticklabels is not None else [str(int(x) + col_offset) for x in xs]
         yl = row_ticklabels if row_ticklabels is not None else [str(int(y) + row_offset) for y in ys]
-        ax.set_xticklabels([str(t).replace("-", _MINUS) for t in xl])
-        ax.set_yticklabels([str(t).replace("-", _MINUS) for t in yl])
+        ax.set_xticklabels([str(t).replace("-", MINUS) for t in xl])
+        ax.set_yticklabels([str(t).replace("-", MINUS) for t in yl])
         ax.xaxis.tick_top()
-        ax.tick_params(which="major", length=2, pad=1.5, labelsize=tick_fs, colors=_INK, labelcolor=_INK)
+        ax.tick_params(which="major", length=2, pad=1.5, labelsize=tick_fs, colors=INK, labelcolor=INK)
     else:
         ax.set_xticks([])
         ax.set_yticks([])
     for spine in ax.spines.values():
-        spine.set_edgecolor(_MUTED)
+        spine.set_edgecolor(MUTED)
         spine.set_linewidth(0.8)
     state = _HeatmapState(
         fn=fn,
@@ -600,7 +466,7 @@ def _draw_heatmap(
         for r in range(h):
             for c in range(w):
                 v = data[r, c]
-                color = _text_color(cm(norm(v))) if np.isfinite(v) else _INK
+                color = text_color(cm(norm(v))) if np.isfinite(v) else INK
                 state.texts.append(
                     ax.text(
                         c,
@@ -619,8 +485,8 @@ def _draw_heatmap(
         ax.set_title(str(title), fontsize=title_size or float(np.clip(cell_in * 72 * 0.36, 8.0, 11.0)), pad=4)
     if colorbar:
         cb = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.03, shrink=0.9)
-        cb.ax.tick_params(labelsize=tick_fs, colors=_INK)
-        cb.outline.set_edgecolor(_MUTED)
+        cb.ax.tick_params(labelsize=tick_fs, colors=INK)
+        cb.outline.set_edgecolor(MUTED)
     ax._cnnlib_heatmap = state
     return state
 
@@ -733,7 +599,7 @@ def update_heatmap(ax, data, *, vmin=None, vmax=None, highlight=None, rects=None
     vmin = state.vmin if vmin is None else vmin
     vmax = state.vmax if vmax is None else vmax
     if fmt is not None:
-        _Formatter(fn, fmt, arr)  # validates
+        Formatter(fn, fmt, arr)  # validates
         state.fmt = fmt
     norm, is_div = _norm(arr, state.diverging, vmin, vmax)
     im = state.image
@@ -743,11 +609,11 @@ def update_heatmap(ax, data, *, vmin=None, vmax=None, highlight=None, rects=None
     im.norm.vmin, im.norm.vmax = norm.vmin, norm.vmax
     im.set_data(np.ma.masked_invalid(arr))
     if state.texts:
-        formatter = _Formatter(fn, state.fmt, arr)
+        formatter = Formatter(fn, state.fmt, arr)
         cm = im.cmap
         for t, v in zip(state.texts, arr.reshape(-1).tolist()):
             t.set_text(formatter(v))
-            t.set_color(_text_color(cm(norm(v))) if math.isfinite(v) else _INK)
+            t.set_color(text_color(cm(norm(v))) if math.isfinite(v) else INK)
     if highlight is not None or rects is not None:
         hl = _parse_highlight(fn, highlight, state.shape) if highlight is not None else state.highlight
         rc = _parse_rects(fn, rects) if rects is not None else state.rects
@@ -837,7 +703,7 @@ def heatmap_grid(
     label_fs = float(np.clip(cell * 72 * 0.36, 8, 11))
     # one annotation size for every panel: the one that fits the longest label of the whole grid
     nchars = max(
-        max((len(_Formatter(fn, fmt, data)(v)) for v in data.ravel().tolist()), default=1) for data, _, _ in panels
+        max((len(Formatter(fn, fmt, data)(v)) for v in data.ravel().tolist()), default=1) for data, _, _ in panels
     )
     fontsize = _fontsize_for(cell, nchars)
     for ax, (data, panel_title, ylabel) in zip(axs, panels):
@@ -863,8 +729,8 @@ def heatmap_grid(
         ax.set_axis_off()
     if shared_scale:
         cb = fig.colorbar(states[0].image, ax=list(axs), fraction=0.04, pad=0.02, shrink=0.85)
-        cb.ax.tick_params(labelsize=8, colors=_INK)
-        cb.outline.set_edgecolor(_MUTED)
+        cb.ax.tick_params(labelsize=8, colors=INK)
+        cb.outline.set_edgecolor(MUTED)
     if title:
         fig.suptitle(str(title), fontsize=11)
     return fig
@@ -954,7 +820,7 @@ def _parse_stages(fn, stages, ops):
 def _stage_style(panels: list[np.ndarray], gradient: bool) -> dict:
     """One colour scale for all channels of a stage; single numbers get a plain white cell."""
     allv = np.concatenate([p.reshape(-1) for p in panels])
-    fmt = _Decimals(_auto_decimals(allv))
+    fmt = _Decimals(auto_decimals(allv))
     if all(p.size == 1 for p in panels):
         return {"cmap": _NEUTRAL, "diverging": False, "fmt": fmt}
     vmin, vmax, div = _shared_norm_limits(allv, True if gradient else None)
@@ -1073,7 +939,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
         yv_mid = yv_top + hv / 2
         yg_top = yv_top + hv + band_gap + title_h
         yg_mid = yg_top + hg / 2
-        fig_text(0.14, yv_mid, "values", rotation=90, ha="center", va="center", fontsize=8.5, color=_MUTED)
+        fig_text(0.14, yv_mid, "values", rotation=90, ha="center", va="center", fontsize=8.5, color=MUTED)
         if hg > 0:
             fig_text(
                 0.14, yg_mid, "gradients \u03b4", rotation=90, ha="center", va="center", fontsize=8.5, color=_GRAD_INK
@@ -1082,7 +948,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
         for k in ln:
             if k > 0:
                 aw = arrow_w[k - 1]
-                arrow(x + 0.07, x + aw - 0.07, yv_mid, _INK, _wrap_op(ops[k - 1]))
+                arrow(x + 0.07, x + aw - 0.07, yv_mid, INK, _wrap_op(ops[k - 1]))
                 if parsed[k - 1][2] and parsed[k][2] and hg > 0:
                     arrow(x + aw - 0.07, x + 0.07, yg_mid, _GRAD_INK)
                 x += aw
@@ -1103,7 +969,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
                     _draw_heatmap(
                         fn, ax, p, ticks=False, cell_in=cell, title=text if ci == 0 else None, title_size=8.5, **style
                     )
-                    ax.title.set_color(_GRAD_INK if which == "g" else _INK)
+                    ax.title.set_color(_GRAD_INK if which == "g" else INK)
                     if len(panels) > 1:
                         ax.set_ylabel(f"[{ci}]", fontsize=7, rotation=0, ha="right", va="center", labelpad=2)
                     out.append(ax)
@@ -1187,11 +1053,11 @@ def _stages_from_dicts(fn, values, grads, spec):
 def _label_text(y) -> str:
     y = np.asarray(y)
     if y.size == 1:
-        return format_number(float(y.reshape(-1)[0]), _auto_decimals(y.reshape(-1)))
+        return format_number(float(y.reshape(-1)[0]), auto_decimals(y.reshape(-1)))
     flat = y.reshape(-1)
     if np.all((flat == 0) | (flat == 1)) and flat.sum() == 1:
         return str(int(np.argmax(flat)))  # one-hot: the class index
-    return "[" + " ".join(format_number(v, _auto_decimals(flat)) for v in flat) + "]"
+    return "[" + " ".join(format_number(v, auto_decimals(flat)) for v in flat) + "]"
 
 
 def _seed002_spec(values):
@@ -1325,8 +1191,8 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
     sequence of three Axes (A, δP, δA) of one figure to draw into. Returns the ``Figure``.
     """
     fn = "maxpool_routes"
-    A2 = _as_2d(fn, "A", A)
-    dP2 = _as_2d(fn, "dP", dP)
+    A2 = as_2d(fn, "A", A)
+    dP2 = as_2d(fn, "dP", dP)
     S_in = size if stride is None else stride
     KH, KW = positive_int(fn, "size", size)
     SH, SW = positive_int(fn, "stride", S_in)
@@ -1418,12 +1284,12 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
             fig.add_artist(con)
     notes = []
     flat_dP = dP2.reshape(-1)
-    fmtP = _Formatter(fn, None, dP2)
-    fmtA = _Formatter(fn, None, dA)
+    fmtP = Formatter(fn, None, dP2)
+    fmtA = Formatter(fn, None, dA)
     for cell_rc, ks in sorted(winners_by_cell.items()):
         if len(ks) > 1:
             names = " + ".join(f"\u03b4P[{windows[k][0]},{windows[k][1]}]" for k in ks)
-            nums = " + ".join(_paren(fmtP(flat_dP[k])) for k in ks)
+            nums = " + ".join(factor(fmtP(flat_dP[k])) for k in ks)
             notes.append(f"\u03b4A[{cell_rc[0]},{cell_rc[1]}] = {names} = {nums} = {fmtA(dA[cell_rc])}")
     if any(ties for *_, ties in windows):
         notes.append("dotted: a tie with the window's maximum; the first maximum in row-major order wins")
@@ -1436,195 +1302,6 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
         fig.supxlabel("\n".join(notes), fontsize=8.5, ha="center")
     fig._cnnlib_routes = [((pu, pv), win, float(flat_dP[k])) for k, (pu, pv, _, _, win, _) in enumerate(windows)]
     return fig
-
-
-def _paren(s: str) -> str:
-    return f"({s})" if s.startswith(_MINUS) else s
-
-
-# --------------------------------------------------------------------------- convolution routes
-
-
-@dataclass
-class RouteSum:
-    """One gradient entry written as a sum of products (notebook 03, eqs. 3.2 and 3.3; seed 003 equations (2) and (3)).
-
-    ``terms``: list of ``(a_index, a_value, b_index, b_value)``; ``total``: cnnlib's value
-    of the entry (from ``conv2d_backward``); ``equation``: the sum written out, with
-    zero products left out (``omitted`` counts them).
-    """
-
-    name: str
-    terms: list
-    total: float
-    omitted: int
-    equation: str
-    a_name: str
-    b_name: str
-
-
-def _conv_setup(fn, S, P, D):
-    return positive_int(fn, "stride", S), nonnegative_int(fn, "padding", P), positive_int(fn, "dilation", D)
-
-
-def _fits(fn, H, W, KH, KW, S, P, D):
-    Ho = conv_output_size(H, KH, S[0], P[0], D[0])
-    Wo = conv_output_size(W, KW, S[1], P[1], D[1])
-    if Ho < 1 or Wo < 1:
-        raise ValueError(
-            f"{fn}: the (dilated) kernel spans {D[0] * (KH - 1) + 1}x{D[1] * (KW - 1) + 1} but the padded input is "
-            f"only {H + 2 * P[0]}x{W + 2 * P[1]}"
-        )
-    return Ho, Wo
-
-
-def _equation(lhs, terms, fa, fb, total_text, omitted_delta, omitted_zero, zero_name, width_chars=110):
-    """``lhs = a·b + a·b + ... = total`` wrapped to ``width_chars``, with a note on the zero products left out."""
-    parts = [f"{_paren(fa(a))}\u00b7{_paren(fb(b))}" for _, a, _, b in terms]
-    text = f"{lhs} = {' + '.join(parts)} = {total_text}" if parts else f"{lhs} = {total_text}"
-    notes = []
-    if omitted_delta:
-        notes.append(f"{omitted_delta} term{'s' if omitted_delta != 1 else ''} with \u03b4 = 0")
-    if omitted_zero:
-        notes.append(f"{omitted_zero} with {zero_name} = 0")
-    if notes:
-        text += f"   ({' and '.join(notes)} left out)"
-    return "\n".join(textwrap.wrap(text, width=width_chars, subsequent_indent="      ", break_long_words=False))
-
-
-def conv_dW_terms(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1) -> RouteSum:
-    """``dW[f, c, i, j] = sum_{u,v} X[c, u*S + i*D, v*S + j*D] * dZ[f, u, v]`` as its list of terms.
-
-    Seed 003 eq. (2) / notebook 03 eq. 3.4, padded coordinates for X. Shapes: X (H, W),
-    (C, H, W) or (1, C, H, W); dZ (Ho, Wo), (F, Ho, Wo) or (1, F, Ho, Wo);
-    ``kernel_shape`` (KH, KW) or (F, C, KH, KW); ``index`` (i, j) or (f, c, i, j).
-    ``total`` is ``conv2d_backward``'s entry.
-    """
-    return _dW_terms("conv_dW_terms", X, dZ, kernel_shape, index, stride, padding, dilation)[0]
-
-
-def _dW_terms(fn, X, dZ, kernel_shape, index, stride, padding, dilation):
-    X3 = _as_chw(fn, "X", X)
-    dZ3 = _as_chw(fn, "dZ", dZ, "(F, Ho, Wo)")
-    C, H, W = X3.shape
-    F = dZ3.shape[0]
-    ks = _int_tuple(fn, "kernel_shape", kernel_shape, (2, 4))
-    if len(ks) == 2:
-        ks = (F, C, *ks)
-    if ks[0] != F or ks[1] != C:
-        raise ValueError(f"{fn}: kernel_shape {ks} does not match X's {C} channel(s) and dZ's {F} filter(s)")
-    if min(ks) < 1:
-        raise ValueError(f"{fn}: kernel_shape must be positive, got {ks}")
-    KH, KW = ks[2], ks[3]
-    S, P, D = _conv_setup(fn, stride, padding, dilation)
-    Ho, Wo = _fits(fn, H, W, KH, KW, S, P, D)
-    if dZ3.shape[1:] != (Ho, Wo):
-        raise ValueError(
-            f"{fn}: dZ must be {Ho}x{Wo} (the output size for X {H}x{W}, kernel {KH}x{KW}, stride {S}, padding {P}, "
-            f"dilation {D}), got {dZ3.shape[1:]}"
-        )
-    idx = _int_tuple(fn, "index", index, (2, 4))
-    if len(idx) == 2:
-        if F != 1 or C != 1:
-            raise ValueError(f"{fn}: index must be (f, c, i, j) when there are {F} filters and {C} channels")
-        idx = (0, 0, *idx)
-    _check_in_range(fn, "index", idx, ks, "dW")
-    f, c, i, j = idx
-    dtype = np.result_type(X3.dtype, dZ3.dtype)
-    _, cache = conv2d_forward(X3[None], np.zeros(ks, dtype), np.zeros(F, dtype), stride=S, padding=P, dilation=D)
-    _, dW, _ = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)
-    Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))  # (H+2P, W+2P)
-    terms, omitted, zero_x = [], 0, 0
-    for u in range(Ho):
-        for v in range(Wo):
-            xr, xc = u * S[0] + i * D[0], v * S[1] + j * D[1]
-            d, xv = float(dZ3[f, u, v]), float(Xp[xr, xc])
-            if d == 0:
-                omitted += 1
-            elif xv == 0:
-                zero_x += 1
-            else:
-                terms.append(((xr - P[0], xc - P[1]), xv, (u, v), d))
-    total = float(dW[idx])
-    name = f"dW[{i},{j}]" if ks[:2] == (1, 1) else f"dW[{f},{c},{i},{j}]"
-    # format each factor as its panel shows it
-    fa, fb, ft = _Formatter(fn, None, X3[c]), _Formatter(fn, None, dZ3[f]), _Formatter(fn, None, dW[f, c])
-    eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_x, "X")
-    rs = RouteSum(name, terms, total, omitted + zero_x, eq, "X", "\u03b4Z")
-    geometry = {"X3": X3, "dZ3": dZ3, "dW": dW, "idx": idx, "S": S, "P": P, "D": D, "Ho": Ho, "Wo": Wo}
-    return rs, geometry
-
-
-def conv_dX_terms(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1) -> RouteSum:
-    """``dX[c, x, y] = sum_{f,i,j} W[f, c, i, j] * dZ[f, u, v]`` over ``u*S + i*D = x + P`` (same for y).
-
-    Seed 003 eq. (3) / notebook 03 eq. 3.5. Shapes: W (KH, KW) or (F, C, KH, KW); dZ
-    (Ho, Wo), (F, Ho, Wo) or (1, F, Ho, Wo); ``input_shape`` (H, W), (C, H, W) or
-    (1, C, H, W); ``index`` (x, y) or (c, x, y). ``total`` is ``conv2d_backward``'s entry.
-    """
-    return _dX_terms("conv_dX_terms", W, dZ, input_shape, index, stride, padding, dilation)[0]
-
-
-def _dX_terms(fn, W, dZ, input_shape, index, stride, padding, dilation):
-    W4 = as_array(fn, "W", W, finite=True)
-    if W4.ndim == 2:
-        W4 = W4[None, None]
-    if W4.ndim != 4 or 0 in W4.shape:
-        raise ValueError(f"{fn}: W must be (KH, KW) or (F, C, KH, KW), got shape {np.shape(W)}")
-    F, C, KH, KW = W4.shape
-    dZ3 = _as_chw(fn, "dZ", dZ, "(F, Ho, Wo)")
-    if dZ3.shape[0] != F:
-        raise ValueError(f"{fn}: dZ has {dZ3.shape[0]} filter map(s) but W has {F} filter(s)")
-    shp = _int_tuple(fn, "input_shape", input_shape, (2, 3, 4))
-    if len(shp) == 4:
-        if shp[0] != 1:
-            raise ValueError(f"{fn}: input_shape must describe one image (N = 1), got {shp}")
-        shp = shp[1:]
-    if len(shp) == 2:
-        shp = (C, *shp)
-    if shp[0] != C or min(shp) < 1:
-        raise ValueError(f"{fn}: input_shape {shp} does not match W's {C} channel(s)")
-    _, H, Wd = shp
-    S, P, D = _conv_setup(fn, stride, padding, dilation)
-    Ho, Wo = _fits(fn, H, Wd, KH, KW, S, P, D)
-    if dZ3.shape[1:] != (Ho, Wo):
-        raise ValueError(
-            f"{fn}: dZ must be {Ho}x{Wo} (the output size for input {H}x{Wd}, kernel {KH}x{KW}, stride {S}, "
-            f"padding {P}, dilation {D}), got {dZ3.shape[1:]}"
-        )
-    idx = _int_tuple(fn, "index", index, (2, 3))
-    if len(idx) == 2:
-        if C != 1:
-            raise ValueError(f"{fn}: index must be (c, x, y) when the input has {C} channels")
-        idx = (0, *idx)
-    _check_in_range(fn, "index", idx, shp, "dX")
-    c, x, y = idx
-    dtype = np.result_type(W4.dtype, dZ3.dtype)
-    _, cache = conv2d_forward(np.zeros((1, *shp), dtype), W4, np.zeros(F, dtype), stride=S, padding=P, dilation=D)
-    dX, _, _ = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)
-    terms, omitted, zero_w = [], 0, 0
-    for f in range(F):
-        for i in range(KH):
-            for j in range(KW):
-                du, ru = divmod(x + P[0] - i * D[0], S[0])
-                dv, rv = divmod(y + P[1] - j * D[1], S[1])
-                if ru or rv or not (0 <= du < Ho and 0 <= dv < Wo):
-                    continue
-                d, wv = float(dZ3[f, du, dv]), float(W4[f, c, i, j])
-                if d == 0:
-                    omitted += 1
-                elif wv == 0:
-                    zero_w += 1
-                else:
-                    terms.append(((f, i, j), wv, (f, du, dv), d))
-    total = float(dX[0][idx])
-    name = f"dX[{x},{y}]" if C == 1 else f"dX[{c},{x},{y}]"
-    # format each factor as its panel shows it (all filters' panels share one format)
-    fa, fb, ft = _Formatter(fn, None, W4[:, c]), _Formatter(fn, None, dZ3), _Formatter(fn, None, dX[0][c])
-    eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_w, "W")
-    rs = RouteSum(name, terms, total, omitted + zero_w, eq, "W", "\u03b4Z")
-    geometry = {"W4": W4, "dZ3": dZ3, "dX": dX[0], "idx": idx, "S": S, "P": P, "D": D, "Ho": Ho, "Wo": Wo}
-    return rs, geometry
 
 
 def _pair_colors(n):
@@ -1643,8 +1320,17 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     ``conv2d_backward``'s dW entry. Arguments as in ``conv_dW_terms``. Returns the ``Figure``.
     """
     fn = "conv_dW_route"
-    rs, g = _dW_terms(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
-    X3, dZ3, dW, (f, c, i, j), S, P, D, Ho, Wo = (g[k] for k in ("X3", "dZ3", "dW", "idx", "S", "P", "D", "Ho", "Wo"))
+    rs = dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
+    X3, dZ3, dW, (f, c, i, j), S, P, D, (Ho, Wo) = (
+        rs.a,
+        rs.b,
+        rs.grad,
+        rs.index,
+        rs.stride,
+        rs.padding,
+        rs.dilation,
+        rs.out_size,
+    )
     Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))
     Hp, Wp = Xp.shape
     KH, KW = dW.shape[2:]
@@ -1665,12 +1351,12 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     lw = float(np.clip(cell * 5, 1.3, 2.6))
     if any(P):
         stX.overlays.append(
-            _outline(axs[0], P[0], P[1], X3.shape[1], X3.shape[2], _MUTED, 1.0, gid="cnnlib-pad", linestyle="--")
+            _outline(axs[0], P[0], P[1], X3.shape[1], X3.shape[2], MUTED, 1.0, gid="cnnlib-pad", linestyle="--")
         )
     # the patch: every cell kernel entry (i, j) touched
     r0, c0 = i * D[0], j * D[1]
     hspan, wspan = (Ho - 1) * S[0] + 1, (Wo - 1) * S[1] + 1
-    stX.overlays.append(_outline(axs[0], r0, c0, hspan, wspan, _INK, lw, inset=-0.02, gid="cnnlib-rect"))
+    stX.overlays.append(_outline(axs[0], r0, c0, hspan, wspan, INK, lw, inset=-0.02, gid="cnnlib-rect"))
     # few products: pair each X cell with its δ by colour; many: the patch outline says it all
     if len(rs.terms) <= 10:
         for k, ((xr, xc), _, (u, v), _) in enumerate(rs.terms):
@@ -1689,14 +1375,14 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
                             c0 + v * S[1],
                             1,
                             1,
-                            _MUTED,
+                            MUTED,
                             lw * 0.5,
                             inset=0.2,
                             linestyle=":",
                             gid="cnnlib-touched",
                         )
                     )
-    stW.overlays.append(_outline(axs[2], i, j, 1, 1, _INK, lw * 1.2, inset=0.04))
+    stW.overlays.append(_outline(axs[2], i, j, 1, 1, INK, lw * 1.2, inset=0.04))
     fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
     fig._cnnlib_route = rs
     return fig
@@ -1714,8 +1400,17 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     Arguments as in ``conv_dX_terms``. Returns the ``Figure``.
     """
     fn = "conv_dX_route"
-    rs, g = _dX_terms(fn, W, dZ, input_shape, index, stride, padding, dilation)
-    W4, dZ3, dX, (c, x, y), S, P, D, Ho, Wo = (g[k] for k in ("W4", "dZ3", "dX", "idx", "S", "P", "D", "Ho", "Wo"))
+    rs = dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation)
+    W4, dZ3, dX, (c, x, y), S, P, D, (Ho, Wo) = (
+        rs.a,
+        rs.b,
+        rs.grad,
+        rs.index,
+        rs.stride,
+        rs.padding,
+        rs.dilation,
+        rs.out_size,
+    )
     F, C, KH, KW = W4.shape
     _, H, Wd = dX.shape
     eh, ew = D[0] * (KH - 1), D[1] * (KW - 1)  # padding of the "full" map
@@ -1733,7 +1428,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     # one colour scale and number format for all filters' kernels, and one for all their δ maps
     w_lo, w_hi, w_div = _shared_norm_limits(W4[:, c], None)
     d_lo, d_hi, _ = _shared_norm_limits(dZ3, True)
-    w_fmt, d_fmt = _Decimals(_auto_decimals(W4[:, c])), _Decimals(_auto_decimals(dZ3))
+    w_fmt, d_fmt = _Decimals(auto_decimals(W4[:, c])), _Decimals(auto_decimals(dZ3))
     for f in range(F):
         Wflip = W4[f, c, ::-1, ::-1]
         tag = "" if (F, C) == (1, 1) else f"[{f},{c}]"
@@ -1776,7 +1471,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
                 ew,
                 (Ho - 1) * S[0] + 1,
                 (Wo - 1) * S[1] + 1,
-                _MUTED,
+                MUTED,
                 1.0,
                 gid="cnnlib-pad",
                 linestyle="--",
@@ -1784,7 +1479,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
         )
         # the window of the flipped kernel that lands on dX[x, y]
         wr, wc = x + P[0], y + P[1]
-        stG.overlays.append(_outline(axs[f, 1], wr, wc, eh + 1, ew + 1, _INK, lw, inset=-0.02, gid="cnnlib-rect"))
+        stG.overlays.append(_outline(axs[f, 1], wr, wc, eh + 1, ew + 1, INK, lw, inset=-0.02, gid="cnnlib-rect"))
         for k in by_filter.get(f, []):
             (_, i, j), _, (_, u, v), _ = rs.terms[k]
             stW.overlays.append(_outline(axs[f, 0], KH - 1 - i, KW - 1 - j, 1, 1, colors[k], lw, inset=0.08))
@@ -1793,7 +1488,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             stX = _draw_heatmap(
                 fn, axs[0, 2], dX[c], title=f"dX{'' if C == 1 else f'[{c}]'}", diverging=True, cell_in=cell
             )
-            stX.overlays.append(_outline(axs[0, 2], x, y, 1, 1, _INK, lw * 1.2, inset=0.04))
+            stX.overlays.append(_outline(axs[0, 2], x, y, 1, 1, INK, lw * 1.2, inset=0.04))
         else:
             axs[f, 2].set_axis_off()
     fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
@@ -1814,7 +1509,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     ``annotate`` prints the weights in the cells (default: when the cells are large
     enough). Computed with ``cnnlib.conv2d_as_matrix``. Returns the ``Figure``.
     """
-    from .convmatrix import conv2d_as_matrix
+    from ..convmatrix import conv2d_as_matrix
 
     fn = "conv_matrix_figure"
     W2 = as_array(fn, "W", W, finite=True)
@@ -1822,7 +1517,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         W2 = W2[0, 0]
     if W2.ndim != 2 or 0 in W2.shape:
         raise ValueError(f"{fn}: W must be one 2-D kernel (KH, KW), got shape {np.shape(W)}")
-    hw = _int_tuple(fn, "input_shape", input_shape, (2,))
+    hw = int_tuple(fn, "input_shape", input_shape, (2,))
     try:
         M, tie = conv2d_as_matrix(W2, hw, stride=stride, padding=padding, dilation=dilation)
     except (TypeError, ValueError) as exc:
@@ -1854,8 +1549,8 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         ax.set_ylim(h - 0.5, -0.5)
         _cell_grid(ax, h, w, 0.6)
         for spine in ax.spines.values():
-            spine.set_edgecolor(_MUTED)
-    fmt = _Formatter(fn, None, W2)
+            spine.set_edgecolor(MUTED)
+    fmt = Formatter(fn, None, W2)
     labels = [fmt(v) for v in W2.reshape(-1)]
     fs = _fontsize_for(cell, max(len(s) for s in labels))
     show_numbers = (fs >= 5.5) if annotate is None else bool(annotate)
@@ -1868,14 +1563,14 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
                 ha="center",
                 va="center",
                 fontsize=max(fs, 7),
-                color=_text_color(light[r * KW + c]),
+                color=text_color(light[r * KW + c]),
                 gid="cnnlib-value",
             )
     if show_numbers:
         for r, c in zip(*np.nonzero(tie >= 0)):
             k = tie[r, c]
             axs[1].text(
-                c, r, labels[k], ha="center", va="center", fontsize=fs, color=_text_color(light[k]), gid="cnnlib-value"
+                c, r, labels[k], ha="center", va="center", fontsize=fs, color=text_color(light[k]), gid="cnnlib-value"
             )
     Wo = conv_output_size(
         hw[1],
@@ -1898,7 +1593,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         [f"X[{k // hw[1]},{k % hw[1]}]" for k in range(0, Cc, step_c)], fontsize=tick_fs, rotation=90
     )
     axs[1].xaxis.tick_top()
-    axs[1].tick_params(which="major", length=2, pad=1.5, colors=_INK)
+    axs[1].tick_params(which="major", length=2, pad=1.5, colors=INK)
     nz = int((tie >= 0).sum())
     axs[1].set_title(
         f"M ({R}\u00d7{Cc}): vec(Z) = M \u00b7 vec(X); {nz} of {M.size} entries are weights, "
@@ -1909,7 +1604,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         Patch(facecolor=light[k], edgecolor=palette[k], label=f"W[{k // KW},{k % KW}] = {labels[k]}")
         for k in range(n_entries)
     ]
-    handles.append(Patch(facecolor="white", edgecolor=_GRID, label="0 (no connection)"))
+    handles.append(Patch(facecolor="white", edgecolor=GRID, label="0 (no connection)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8.5, frameon=False)
     fig._cnnlib_matrix = (M, tie)
     return fig
