@@ -234,7 +234,6 @@ class GradCheckResult:
     analytic: np.ndarray | None = field(default=None, repr=False)
     numerical: np.ndarray | None = field(default=None, repr=False)
     note: str = ""
-    elementwise_rel_error: float = math.nan  # CS231n's per-entry version, for comparison
 
     def line(self, width: int) -> str:
         mark = "✓" if self.passed else "✗"
@@ -355,7 +354,6 @@ def _compare(label: str, analytic, numerical: np.ndarray, tol: float) -> GradChe
         analytic=a.copy(),
         numerical=numerical,
         note=note,
-        elementwise_rel_error=rel_error(a, numerical, elementwise=True),
     )
 
 
