@@ -35,11 +35,28 @@ import sys
 
 import numpy as np
 
-from . import activations as _act
-from . import conv as _conv
-from . import dense as _dense
-from . import pool as _pool
-from ._validate import as_array, nonnegative_int, positive_int
+from ._validate import as_array, nonnegative_pair, positive_pair
+from .activations import (
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from .conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive, conv_output_size
+from .dense import dense_backward, dense_forward, flatten_backward, flatten_forward
+from .pool import (
+    avgpool2d_backward,
+    avgpool2d_backward_naive,
+    avgpool2d_forward,
+    avgpool2d_forward_naive,
+    maxpool2d_backward,
+    maxpool2d_backward_naive,
+    maxpool2d_forward,
+    maxpool2d_forward_naive,
+    pool_output_size,
+)
 
 __all__ = [
     "Layer",
@@ -187,10 +204,10 @@ class Conv2D(Layer):
         fn = "Conv2D"
         self.in_channels = _count(fn, "in_channels", in_channels)
         self.out_channels = _count(fn, "out_channels", out_channels)
-        self.kernel_size = positive_int(fn, "kernel_size", kernel_size)
-        self.stride = positive_int(fn, "stride", stride)
-        self.padding = nonnegative_int(fn, "padding", padding)
-        self.dilation = positive_int(fn, "dilation", dilation)
+        self.kernel_size = positive_pair(fn, "kernel_size", kernel_size)
+        self.stride = positive_pair(fn, "stride", stride)
+        self.padding = nonnegative_pair(fn, "padding", padding)
+        self.dilation = positive_pair(fn, "dilation", dilation)
         dt = _float_dtype(fn, dtype)
         rng = _rng(fn, seed)
         C, F = self.in_channels, self.out_channels
@@ -203,13 +220,13 @@ class Conv2D(Layer):
         self.fast = bool(fast)
 
     def forward(self, X):
-        f = _conv.conv2d_forward if self.fast else _conv.conv2d_forward_naive
+        f = conv2d_forward if self.fast else conv2d_forward_naive
         Z, self._cache = f(X, self.W, self.b, stride=self.stride, padding=self.padding, dilation=self.dilation)
         return Z  # (N, F, H_out, W_out)
 
     def backward(self, dZ):
         cache = self._need_cache("Conv2D.backward")
-        f = _conv.conv2d_backward if self.fast else _conv.conv2d_backward_naive
+        f = conv2d_backward if self.fast else conv2d_backward_naive
         dX, dW, db = f(dZ, cache)
         self.dW = dW.astype(self.W.dtype, copy=False)  # (F, C, KH, KW)
         self.db = db.astype(self.b.dtype, copy=False)  # (F,)
@@ -227,9 +244,9 @@ class Conv2D(Layer):
         if self.W.shape[1] != C:
             raise ValueError(f"{fn}: {self!r} expects {self.W.shape[1]} input channels, got shape {(N, C, H, W)}")
         KH, KW = self.W.shape[2:]
-        (SH, SW), (PH, PW), (DH, DW) = self.stride, self.padding, self.dilation
-        Ho = _conv.conv_output_size(H, KH, SH, PH, DH)
-        Wo = _conv.conv_output_size(W, KW, SW, PW, DW)
+        (SH, SW), (pad_h, pad_w), (DH, DW) = self.stride, self.padding, self.dilation
+        Ho = conv_output_size(H, KH, SH, pad_h, DH)
+        Wo = conv_output_size(W, KW, SW, pad_w, DW)
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
         return (N, self.W.shape[0], Ho, Wo)
@@ -269,12 +286,12 @@ class Dense(Layer):
         self.dc = np.zeros_like(self.c)  # (M,)
 
     def forward(self, p):
-        s, self._cache = _dense.dense_forward(p, self.U, self.c)
+        s, self._cache = dense_forward(p, self.U, self.c)
         return s  # (N, M)
 
     def backward(self, ds):
         cache = self._need_cache("Dense.backward")
-        dp, dU, dc = _dense.dense_backward(ds, cache)
+        dp, dU, dc = dense_backward(ds, cache)
         self.dU = dU.astype(self.U.dtype, copy=False)  # (M, K)
         self.dc = dc.astype(self.c.dtype, copy=False)  # (M,)
         return dp  # (N, K)
@@ -302,68 +319,71 @@ class Dense(Layer):
 
 
 class _Elementwise(Layer):
-    _forward = _backward = None  # names of the functions in cnnlib.activations
+    """A layer that applies one activation's forward / backward pair of cnnlib.activations."""
+
+    forward_fn = backward_fn = None  # set by each subclass: staticmethod(relu_forward), ...
 
     def forward(self, Z):
-        A, self._cache = getattr(_act, self._forward)(Z)
+        A, self._cache = self.forward_fn(Z)
         return A
 
     def backward(self, dA):
         cache = self._need_cache(f"{type(self).__name__}.backward")
-        return getattr(_act, self._backward)(dA, cache)
+        return self.backward_fn(dA, cache)
 
 
 class ReLU(_Elementwise):
-    """``A = max(0, Z)``; backward ``dZ = dA * 1{Z > 0}`` (notebook 04; seed 003 §3.4)."""
+    """``A = max(0, Z)``; backward ``dZ = dA * 1{Z > 0}`` (notebook 04, eqs. 4.5-4.6; seed 003 §3.4)."""
 
-    _forward, _backward = "relu_forward", "relu_backward"
+    forward_fn, backward_fn = staticmethod(relu_forward), staticmethod(relu_backward)
 
 
 class Sigmoid(_Elementwise):
-    """``A = 1 / (1 + exp(-Z))``; backward ``dZ = dA * A (1 - A)`` (notebook 04; seed 002's output)."""
+    """``A = 1 / (1 + exp(-Z))``; backward ``dZ = dA * A (1 - A)`` (notebook 04, eqs. 4.7-4.8; seed 002's output)."""
 
-    _forward, _backward = "sigmoid_forward", "sigmoid_backward"
+    forward_fn, backward_fn = staticmethod(sigmoid_forward), staticmethod(sigmoid_backward)
 
 
 class Tanh(_Elementwise):
-    """``A = tanh(Z)``; backward ``dZ = dA * (1 - A^2)`` (notebook 04)."""
+    """``A = tanh(Z)``; backward ``dZ = dA * (1 - A^2)`` (notebook 04, eqs. 4.9-4.10)."""
 
-    _forward, _backward = "tanh_forward", "tanh_backward"
+    forward_fn, backward_fn = staticmethod(tanh_forward), staticmethod(tanh_backward)
 
 
 class _Pool2D(Layer):
-    _kind = ""
+    """A pooling layer: the fast forward / backward pair of cnnlib.pool, or the loops with ``fast=False``."""
+
+    # set by each subclass: (forward, backward) of the fast version and of the loop version
+    fast_fns = loop_fns = (None, None)
 
     def __init__(self, size=2, stride=None, padding=0, *, fast: bool = True):
         fn = type(self).__name__
-        self.size = positive_int(fn, "size", size)
-        self.stride = self.size if stride is None else positive_int(fn, "stride", stride)
-        self.padding = nonnegative_int(fn, "padding", padding)
+        self.size = positive_pair(fn, "size", size)
+        self.stride = self.size if stride is None else positive_pair(fn, "stride", stride)
+        self.padding = nonnegative_pair(fn, "padding", padding)
         if 2 * self.padding[0] > self.size[0] or 2 * self.padding[1] > self.size[1]:
             raise ValueError(
                 f"{fn}: padding must be at most half the window size, got padding={padding} for size={size}"
             )
         self.fast = bool(fast)
 
-    def _fn(self, direction: str):
-        name = f"{self._kind}pool2d_{direction}" + ("" if self.fast else "_naive")
-        return getattr(_pool, name)
-
     def forward(self, A):
-        P, self._cache = self._fn("forward")(A, size=self.size, stride=self.stride, padding=self.padding)
+        forward_fn, _ = self.fast_fns if self.fast else self.loop_fns
+        P, self._cache = forward_fn(A, size=self.size, stride=self.stride, padding=self.padding)
         return P  # (N, C, H_out, W_out)
 
     def backward(self, dP):
         cache = self._need_cache(f"{type(self).__name__}.backward")
-        return self._fn("backward")(dP, cache)  # (N, C, H, W)
+        _, backward_fn = self.fast_fns if self.fast else self.loop_fns
+        return backward_fn(dP, cache)  # (N, C, H, W)
 
     def output_shape(self, input_shape):
         fn = f"{type(self).__name__}.output_shape"
         N, C, H, W = _shape4(fn, input_shape)
-        (KH, KW), (SH, SW), (PH, PW) = self.size, self.stride, self.padding
-        if KH > H + 2 * PH or KW > W + 2 * PW:
+        (KH, KW), (SH, SW), (pad_h, pad_w) = self.size, self.stride, self.padding
+        if H + 2 * pad_h < KH or W + 2 * pad_w < KW:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
-        return (N, C, (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1)
+        return (N, C, pool_output_size(H, KH, SH, pad_h), pool_output_size(W, KW, SW, pad_w))
 
     def __repr__(self):
         args = [f"size={_fmt_pair(self.size)}"]
@@ -383,7 +403,8 @@ class MaxPool2D(_Pool2D):
     Ties: the first maximum in row-major order takes the gradient (PyTorch's rule).
     """
 
-    _kind = "max"
+    fast_fns = (maxpool2d_forward, maxpool2d_backward)
+    loop_fns = (maxpool2d_forward_naive, maxpool2d_backward_naive)
 
 
 class AvgPool2D(_Pool2D):
@@ -392,19 +413,20 @@ class AvgPool2D(_Pool2D):
     ``AvgPool2D(size=2, stride=None, padding=0, *, fast=True)``; padding counts in the average.
     """
 
-    _kind = "avg"
+    fast_fns = (avgpool2d_forward, avgpool2d_backward)
+    loop_fns = (avgpool2d_forward_naive, avgpool2d_backward_naive)
 
 
 class Flatten(Layer):
     """``p = P.reshape(N, -1)`` and back (notebook 06; seed 002's Flatten, seed 003's p)."""
 
     def forward(self, P):
-        p, self._cache = _dense.flatten_forward(P)
+        p, self._cache = flatten_forward(P)
         return p  # (N, C*H*W)
 
     def backward(self, dp):
         cache = self._need_cache("Flatten.backward")
-        return _dense.flatten_backward(dp, cache)  # (N, C, H, W)
+        return flatten_backward(dp, cache)  # (N, C, H, W)
 
     def output_shape(self, input_shape):
         shape = tuple(int(s) for s in input_shape)
