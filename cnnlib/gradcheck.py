@@ -185,7 +185,7 @@ def numerical_gradient(f: Callable, x, dout=None, h: float = 1e-6) -> np.ndarray
 
 
 def rel_error(a, b, *, elementwise: bool = False) -> float:
-    """Relative error between two arrays: how far apart they are, as a fraction of their size.
+    """Relative error between two arrays (notebook 00): how far apart they are, as a fraction of their size.
 
     Default (used by every check in the book)::
 

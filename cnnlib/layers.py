@@ -35,28 +35,11 @@ import sys
 
 import numpy as np
 
+from . import activations as _act
+from . import conv as _conv
+from . import dense as _dense
+from . import pool as _pool
 from ._validate import as_array, nonnegative_pair, positive_pair
-from .activations import (
-    relu_backward,
-    relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
-    tanh_backward,
-    tanh_forward,
-)
-from .conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive, conv_output_size
-from .dense import dense_backward, dense_forward, flatten_backward, flatten_forward
-from .pool import (
-    avgpool2d_backward,
-    avgpool2d_backward_naive,
-    avgpool2d_forward,
-    avgpool2d_forward_naive,
-    maxpool2d_backward,
-    maxpool2d_backward_naive,
-    maxpool2d_forward,
-    maxpool2d_forward_naive,
-    pool_output_size,
-)
 
 __all__ = [
     "Layer",
@@ -176,7 +159,7 @@ class Layer:
 
 
 class Conv2D(Layer):
-    """2-D convolution layer: ``Z = conv(X, W) + b`` (notebooks 02-03, seed 003 §2.1 and eqs. (1)-(3)).
+    """2-D convolution layer: ``Z = conv(X, W) + b`` (notebook 02, eq. 2.3; notebook 03, eqs. 3.1-3.3).
 
     ``Conv2D(in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1,
     seed=None, dtype=float64, fast=True)``
@@ -185,6 +168,7 @@ class Conv2D(Layer):
     W (F, C, KH, KW), b (F,). kernel_size, stride, padding, dilation: int or (h, w).
     Weights: He normal ``N(0, 2 / (C*KH*KW))`` from ``seed`` (int or numpy Generator);
     bias zero. ``fast=False`` uses the loop version (``conv2d_forward_naive``), same numbers.
+    Output size: notebook 08, eq. 8.1. Seed 003's §2.1 and equations (1)-(3).
     Parameters ``"W"``, ``"b"``; after ``backward`` their gradients are ``dW``, ``db``.
     """
 
@@ -220,13 +204,13 @@ class Conv2D(Layer):
         self.fast = bool(fast)
 
     def forward(self, X):
-        f = conv2d_forward if self.fast else conv2d_forward_naive
+        f = _conv.conv2d_forward if self.fast else _conv.conv2d_forward_naive
         Z, self._cache = f(X, self.W, self.b, stride=self.stride, padding=self.padding, dilation=self.dilation)
         return Z  # (N, F, H_out, W_out)
 
     def backward(self, dZ):
         cache = self._need_cache("Conv2D.backward")
-        f = conv2d_backward if self.fast else conv2d_backward_naive
+        f = _conv.conv2d_backward if self.fast else _conv.conv2d_backward_naive
         dX, dW, db = f(dZ, cache)
         self.dW = dW.astype(self.W.dtype, copy=False)  # (F, C, KH, KW)
         self.db = db.astype(self.b.dtype, copy=False)  # (F,)
@@ -245,8 +229,8 @@ class Conv2D(Layer):
             raise ValueError(f"{fn}: {self!r} expects {self.W.shape[1]} input channels, got shape {(N, C, H, W)}")
         KH, KW = self.W.shape[2:]
         (SH, SW), (pad_h, pad_w), (DH, DW) = self.stride, self.padding, self.dilation
-        Ho = conv_output_size(H, KH, SH, pad_h, DH)
-        Wo = conv_output_size(W, KW, SW, pad_w, DW)
+        Ho = _conv.conv_output_size(H, KH, SH, pad_h, DH)
+        Wo = _conv.conv_output_size(W, KW, SW, pad_w, DW)
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
         return (N, self.W.shape[0], Ho, Wo)
@@ -265,7 +249,7 @@ class Conv2D(Layer):
 
 
 class Dense(Layer):
-    """Fully connected layer: ``s = p U^T + c`` (notebook 01; seed 003 §2.4 and §3.2).
+    """Fully connected layer: ``s = p U^T + c`` (notebook 01, eqs. 1.1-1.2; seed 003 §2.4 and §3.2).
 
     ``Dense(in_features, out_features, *, seed=None, dtype=float64)``
 
@@ -286,12 +270,12 @@ class Dense(Layer):
         self.dc = np.zeros_like(self.c)  # (M,)
 
     def forward(self, p):
-        s, self._cache = dense_forward(p, self.U, self.c)
+        s, self._cache = _dense.dense_forward(p, self.U, self.c)
         return s  # (N, M)
 
     def backward(self, ds):
         cache = self._need_cache("Dense.backward")
-        dp, dU, dc = dense_backward(ds, cache)
+        dp, dU, dc = _dense.dense_backward(ds, cache)
         self.dU = dU.astype(self.U.dtype, copy=False)  # (M, K)
         self.dc = dc.astype(self.c.dtype, copy=False)  # (M,)
         return dp  # (N, K)
@@ -321,7 +305,7 @@ class Dense(Layer):
 class _Elementwise(Layer):
     """A layer that applies one activation's forward / backward pair of cnnlib.activations."""
 
-    forward_fn = backward_fn = None  # set by each subclass: staticmethod(relu_forward), ...
+    forward_fn = backward_fn = None  # set by each subclass: staticmethod(_act.relu_forward), ...
 
     def forward(self, Z):
         A, self._cache = self.forward_fn(Z)
@@ -335,19 +319,19 @@ class _Elementwise(Layer):
 class ReLU(_Elementwise):
     """``A = max(0, Z)``; backward ``dZ = dA * 1{Z > 0}`` (notebook 04, eqs. 4.5-4.6; seed 003 §3.4)."""
 
-    forward_fn, backward_fn = staticmethod(relu_forward), staticmethod(relu_backward)
+    forward_fn, backward_fn = staticmethod(_act.relu_forward), staticmethod(_act.relu_backward)
 
 
 class Sigmoid(_Elementwise):
     """``A = 1 / (1 + exp(-Z))``; backward ``dZ = dA * A (1 - A)`` (notebook 04, eqs. 4.7-4.8; seed 002's output)."""
 
-    forward_fn, backward_fn = staticmethod(sigmoid_forward), staticmethod(sigmoid_backward)
+    forward_fn, backward_fn = staticmethod(_act.sigmoid_forward), staticmethod(_act.sigmoid_backward)
 
 
 class Tanh(_Elementwise):
     """``A = tanh(Z)``; backward ``dZ = dA * (1 - A^2)`` (notebook 04, eqs. 4.9-4.10)."""
 
-    forward_fn, backward_fn = staticmethod(tanh_forward), staticmethod(tanh_backward)
+    forward_fn, backward_fn = staticmethod(_act.tanh_forward), staticmethod(_act.tanh_backward)
 
 
 class _Pool2D(Layer):
@@ -383,7 +367,7 @@ class _Pool2D(Layer):
         (KH, KW), (SH, SW), (pad_h, pad_w) = self.size, self.stride, self.padding
         if H + 2 * pad_h < KH or W + 2 * pad_w < KW:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
-        return (N, C, pool_output_size(H, KH, SH, pad_h), pool_output_size(W, KW, SW, pad_w))
+        return (N, C, _pool.pool_output_size(H, KH, SH, pad_h), _pool.pool_output_size(W, KW, SW, pad_w))
 
     def __repr__(self):
         args = [f"size={_fmt_pair(self.size)}"]
@@ -397,36 +381,36 @@ class _Pool2D(Layer):
 
 
 class MaxPool2D(_Pool2D):
-    """Max-pooling layer (notebook 04; seed 003 §2.3 and §3.3): the gradient goes to each window's winner.
+    """Max-pooling layer (notebook 04, eqs. 4.1-4.2; seed 003 §2.3 and §3.3): the gradient goes to the winners.
 
     ``MaxPool2D(size=2, stride=None, padding=0, *, fast=True)``; stride None means stride = size.
     Ties: the first maximum in row-major order takes the gradient (PyTorch's rule).
     """
 
-    fast_fns = (maxpool2d_forward, maxpool2d_backward)
-    loop_fns = (maxpool2d_forward_naive, maxpool2d_backward_naive)
+    fast_fns = (_pool.maxpool2d_forward, _pool.maxpool2d_backward)
+    loop_fns = (_pool.maxpool2d_forward_naive, _pool.maxpool2d_backward_naive)
 
 
 class AvgPool2D(_Pool2D):
-    """Average-pooling layer (notebook 04): each input cell gets ``dP / (KH*KW)`` from every window it is in.
+    """Average-pooling layer (notebook 04, eqs. 4.3-4.4): each input cell gets ``dP / (KH*KW)`` per window.
 
     ``AvgPool2D(size=2, stride=None, padding=0, *, fast=True)``; padding counts in the average.
     """
 
-    fast_fns = (avgpool2d_forward, avgpool2d_backward)
-    loop_fns = (avgpool2d_forward_naive, avgpool2d_backward_naive)
+    fast_fns = (_pool.avgpool2d_forward, _pool.avgpool2d_backward)
+    loop_fns = (_pool.avgpool2d_forward_naive, _pool.avgpool2d_backward_naive)
 
 
 class Flatten(Layer):
     """``p = P.reshape(N, -1)`` and back (notebook 06; seed 002's Flatten, seed 003's p)."""
 
     def forward(self, P):
-        p, self._cache = flatten_forward(P)
+        p, self._cache = _dense.flatten_forward(P)
         return p  # (N, C*H*W)
 
     def backward(self, dp):
         cache = self._need_cache("Flatten.backward")
-        return flatten_backward(dp, cache)  # (N, C, H, W)
+        return _dense.flatten_backward(dp, cache)  # (N, C, H, W)
 
     def output_shape(self, input_shape):
         shape = tuple(int(s) for s in input_shape)
@@ -564,7 +548,7 @@ class Sequential(Layer):
 
 
 class SGD:
-    """Stochastic gradient descent, optionally with momentum (notebook 09).
+    """Stochastic gradient descent, optionally with momentum (notebook 09, eqs. 9.1-9.2).
 
     ``SGD(model, lr, momentum=0.0)``: ``model`` is a layer or :class:`Sequential`
     (anything with ``parameters()`` and ``gradients()`` sharing keys). ``step()``
@@ -617,7 +601,7 @@ class SGD:
 
 
 def train_step(model, opt, X, y, loss_fn) -> float:
-    """One step of training (notebook 09): forward, loss, backward, update; returns the loss.
+    """One step of training (notebook 09, eqs. 9.1-9.2): forward, loss, backward, update; returns the loss.
 
     ``loss_fn(scores, y) -> (L, dL/dscores)``, e.g. ``softmax_cross_entropy``.
     """
