@@ -15,12 +15,19 @@ import numpy as np
 __all__ = [
     "as_array",
     "check_ndim",
-    "check_finite",
     "check_same_shape",
+    "check_upstream",
     "pair",
+    "positive_pair",
+    "nonnegative_pair",
     "positive_int",
     "nonnegative_int",
+    "pad_hw",
     "check_cache",
+    "as_2d",
+    "as_chw",
+    "int_tuple",
+    "check_in_range",
 ]
 
 
@@ -55,11 +62,6 @@ def check_ndim(fn: str, name: str, x: np.ndarray, ndim: int, layout: str) -> Non
         raise ValueError(f"{fn}: {name} must be {ndim}-D {layout}, got {x.ndim}-D array with shape {x.shape}")
 
 
-def check_finite(fn: str, name: str, x: np.ndarray) -> None:
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{fn}: {name} must be finite, got NaN/inf values (shape {x.shape})")
-
-
 def check_same_shape(fn: str, name: str, x: np.ndarray, expected: tuple, what: str) -> None:
     """Raise ``ValueError`` unless ``x.shape == expected`` (``what`` says where the expectation comes from)."""
     if tuple(x.shape) != tuple(expected):
@@ -84,12 +86,44 @@ def pair(fn: str, name: str, v, *, minimum: int) -> tuple[int, int]:
     return vals
 
 
-def positive_int(fn: str, name: str, v) -> tuple[int, int]:
+def positive_pair(fn: str, name: str, v) -> tuple[int, int]:
+    """An int or (h, w) pair of ints, each >= 1 (stride, dilation, kernel or window size), as (h, w)."""
     return pair(fn, name, v, minimum=1)
 
 
-def nonnegative_int(fn: str, name: str, v) -> tuple[int, int]:
+def nonnegative_pair(fn: str, name: str, v) -> tuple[int, int]:
+    """An int or (h, w) pair of ints, each >= 0 (padding), as (h, w)."""
     return pair(fn, name, v, minimum=0)
+
+
+# Older names of the two functions above, still imported by cnnlib.viz.
+positive_int = positive_pair
+nonnegative_int = nonnegative_pair
+
+
+def check_upstream(fn: str, name: str, grad, shape: tuple) -> np.ndarray:
+    """The upstream gradient ``grad`` (named ``name``, e.g. ``"dZ"``) as a float array of the forward output's shape.
+
+    The forward output is the name without its ``d``: ``check_upstream(fn, "dZ", dZ, cache.out_shape)``
+    raises ``ValueError: fn: dZ must have shape (...) (the shape of Z from the forward pass), got (...)``.
+    """
+    grad = as_array(fn, name, grad)
+    check_same_shape(fn, name, grad, shape, f"the shape of {name[1:]} from the forward pass")
+    return grad
+
+
+def pad_hw(x: np.ndarray, pad: tuple[int, int], *, value: float = 0.0, dtype=None) -> np.ndarray:
+    """A new (N, C, H + 2*pad_h, W + 2*pad_w) array: ``x`` framed by ``pad`` rows / columns of ``value``.
+
+    Zeros for convolution and average pooling, -inf for max pooling (a padded cell never wins).
+    ``dtype`` defaults to x's. Always a copy, so the caller's array is never touched.
+    """
+    N, C, H, W = x.shape
+    pad_h, pad_w = pad
+    dtype = x.dtype if dtype is None else dtype
+    xp = np.full((N, C, H + 2 * pad_h, W + 2 * pad_w), value, dtype=dtype)  # (N, C, Hp, Wp)
+    xp[:, :, pad_h : pad_h + H, pad_w : pad_w + W] = x
+    return xp
 
 
 def check_cache(fn: str, cache, expected_type: type, producer: str) -> None:

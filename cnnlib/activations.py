@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_array, check_cache, check_same_shape
+from ._validate import as_array, check_cache, check_upstream
 
 __all__ = [
     "relu_forward",
@@ -51,12 +51,6 @@ class TanhCache:
     A: np.ndarray
 
 
-def _check_dA(fn, dA, shape):
-    dA = as_array(fn, "dA", dA)
-    check_same_shape(fn, "dA", dA, shape, "the shape of A from the forward pass")
-    return dA
-
-
 # --------------------------------------------------------------------------- ReLU
 
 
@@ -80,7 +74,7 @@ def relu_backward(dA, cache):
     """
     fn = "relu_backward"
     check_cache(fn, cache, ReLUCache, "relu_forward")
-    dA = _check_dA(fn, dA, cache.Z.shape)
+    dA = check_upstream(fn, "dA", dA, cache.Z.shape)
     dtype = np.result_type(dA.dtype, cache.Z.dtype)
     # A product with the mask, not np.where: np.where branches on every element and runs
     # about ten times slower on a random mask (a CNN's activations are one).
@@ -123,7 +117,7 @@ def sigmoid_backward(dA, cache):
     """
     fn = "sigmoid_backward"
     check_cache(fn, cache, SigmoidCache, "sigmoid_forward")
-    dA = _check_dA(fn, dA, cache.A.shape)
+    dA = check_upstream(fn, "dA", dA, cache.A.shape)
     A = cache.A
     return dA * A * (1 - A)
 
@@ -148,6 +142,6 @@ def tanh_backward(dA, cache):
     """
     fn = "tanh_backward"
     check_cache(fn, cache, TanhCache, "tanh_forward")
-    dA = _check_dA(fn, dA, cache.A.shape)
+    dA = check_upstream(fn, "dA", dA, cache.A.shape)
     A = cache.A
     return dA * (1 - A * A)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_ndim, nonnegative_int, positive_int
+from ._validate import as_array, check_ndim, nonnegative_pair, positive_pair
 from .conv import conv_output_size
 
 __all__ = ["conv2d_as_matrix", "tied_gradient"]
@@ -32,7 +32,7 @@ def _input_hw(fn: str, input_hw) -> tuple[int, int]:
         H, Wd = input_hw
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: input_hw must be a pair of ints (H, W), got {input_hw!r}") from None
-    return positive_int(fn, "input_hw", (H, Wd))
+    return positive_pair(fn, "input_hw", (H, Wd))
 
 
 def conv2d_as_matrix(W, input_hw, *, stride=1, padding=0, dilation=1):
@@ -63,21 +63,21 @@ def conv2d_as_matrix(W, input_hw, *, stride=1, padding=0, dilation=1):
     if KH == 0 or KW == 0:
         raise ValueError(f"{fn}: W must not be empty, got shape {W.shape}")
     H, Wd = _input_hw(fn, input_hw)
-    S = positive_int(fn, "stride", stride)
-    P = nonnegative_int(fn, "padding", padding)
-    D = positive_int(fn, "dilation", dilation)
-    Ho = conv_output_size(H, KH, S[0], P[0], D[0])
-    Wo = conv_output_size(Wd, KW, S[1], P[1], D[1])
+    S = positive_pair(fn, "stride", stride)
+    pad = nonnegative_pair(fn, "padding", padding)
+    D = positive_pair(fn, "dilation", dilation)
+    Ho = conv_output_size(H, KH, S[0], pad[0], D[0])
+    Wo = conv_output_size(Wd, KW, S[1], pad[1], D[1])
     if Ho < 1 or Wo < 1:
         raise ValueError(
             f"{fn}: the (dilated) kernel spans {D[0] * (KH - 1) + 1}x{D[1] * (KW - 1) + 1} but the padded "
-            f"input is only {H + 2 * P[0]}x{Wd + 2 * P[1]} (W.shape={W.shape}, input_hw={(H, Wd)}, "
+            f"input is only {H + 2 * pad[0]}x{Wd + 2 * pad[1]} (W.shape={W.shape}, input_hw={(H, Wd)}, "
             f"padding={padding}, dilation={dilation})"
         )
     tie = np.full((Ho * Wo, H * Wd), -1, dtype=np.intp)  # (Ho*Wo, H*W)
     u, v, i, j = np.meshgrid(np.arange(Ho), np.arange(Wo), np.arange(KH), np.arange(KW), indexing="ij")
-    r = u * S[0] + i * D[0] - P[0]  # input row under kernel entry (i, j) at output (u, v)
-    k = v * S[1] + j * D[1] - P[1]  # input column
+    r = u * S[0] + i * D[0] - pad[0]  # input row under kernel entry (i, j) at output (u, v)
+    k = v * S[1] + j * D[1] - pad[1]  # input column
     inside = (r >= 0) & (r < H) & (k >= 0) & (k < Wd)  # not in the padding
     rows = (u * Wo + v)[inside]
     cols = (r * Wd + k)[inside]
@@ -105,7 +105,7 @@ def tied_gradient(dM, tie, kernel_shape):
     check_ndim(fn, "dM", dM, 2, "(H_out*W_out, H*W)")
     if tie_arr.shape != dM.shape:
         raise ValueError(f"{fn}: tie must have the shape of dM {dM.shape}, got {tie_arr.shape}")
-    KH, KW = positive_int(fn, "kernel_shape", tuple(kernel_shape) if isinstance(kernel_shape, list) else kernel_shape)
+    KH, KW = positive_pair(fn, "kernel_shape", tuple(kernel_shape) if isinstance(kernel_shape, list) else kernel_shape)
     if tie_arr.size and (tie_arr.min() < -1 or tie_arr.max() >= KH * KW):
         raise ValueError(
             f"{fn}: tie values must lie in [-1, {KH * KW - 1}] for kernel_shape {(KH, KW)}, "

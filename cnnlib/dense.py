@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_array, check_cache, check_ndim, check_same_shape
+from ._validate import as_array, check_cache, check_ndim, check_same_shape, check_upstream
 
 __all__ = [
     "flatten_forward",
@@ -49,7 +49,6 @@ class DenseCache:
     p: np.ndarray
     U: np.ndarray
     c: np.ndarray
-    naive: bool = False
 
 
 # --------------------------------------------------------------------------- flatten
@@ -110,12 +109,6 @@ def _prepare(fn, p, U, c):
     return p, U, c, dtype
 
 
-def _check_ds(fn, ds, cache):
-    ds = as_array(fn, "ds", ds)
-    check_same_shape(fn, "ds", ds, (cache.p.shape[0], cache.U.shape[0]), "the shape of s from the forward pass")
-    return ds
-
-
 def dense_forward_naive(p, U, c):
     """Dense forward pass with explicit loops (notebook 01, eq. 1.1; seed 003 §2.4).
 
@@ -134,7 +127,7 @@ def dense_forward_naive(p, U, c):
             for k in range(K):
                 total += U[i, k] * p[n, k]
             s[n, i] = total
-    return s, DenseCache(p, U, c, naive=True)
+    return s, DenseCache(p, U, c)
 
 
 def dense_backward_naive(ds, cache):
@@ -147,7 +140,7 @@ def dense_backward_naive(ds, cache):
     """
     fn = "dense_backward_naive"
     check_cache(fn, cache, DenseCache, "dense_forward_naive or dense_forward")
-    ds = _check_ds(fn, ds, cache)
+    ds = check_upstream(fn, "ds", ds, (cache.p.shape[0], cache.U.shape[0]))  # (N, M)
     p, U = cache.p, cache.U
     N, K = p.shape
     M = U.shape[0]
@@ -188,7 +181,7 @@ def dense_backward(ds, cache):
     """
     fn = "dense_backward"
     check_cache(fn, cache, DenseCache, "dense_forward")
-    ds = _check_ds(fn, ds, cache)
+    ds = check_upstream(fn, "ds", ds, (cache.p.shape[0], cache.U.shape[0]))  # (N, M)
     dtype = np.result_type(ds.dtype, cache.p.dtype, cache.U.dtype, cache.c.dtype)
     ds = ds.astype(dtype, copy=False)
     dp = ds @ cache.U.astype(dtype, copy=False)  # (N, K)

@@ -185,7 +185,7 @@ def numerical_gradient(f: Callable, x, dout=None, h: float = 1e-6) -> np.ndarray
 
 
 def rel_error(a, b, *, elementwise: bool = False) -> float:
-    """Relative error between two arrays: how far apart they are, as a fraction of their size.
+    """Relative error between two arrays (notebook 00): how far apart they are, as a fraction of their size.
 
     Default (used by every check in the book)::
 
@@ -234,7 +234,6 @@ class GradCheckResult:
     analytic: np.ndarray | None = field(default=None, repr=False)
     numerical: np.ndarray | None = field(default=None, repr=False)
     note: str = ""
-    elementwise_rel_error: float = math.nan  # CS231n's per-entry version, for comparison
 
     def line(self, width: int) -> str:
         mark = "✓" if self.passed else "✗"
@@ -355,7 +354,6 @@ def _compare(label: str, analytic, numerical: np.ndarray, tol: float) -> GradChe
         analytic=a.copy(),
         numerical=numerical,
         note=note,
-        elementwise_rel_error=rel_error(a, numerical, elementwise=True),
     )
 
 

@@ -39,7 +39,7 @@ from . import activations as _act
 from . import conv as _conv
 from . import dense as _dense
 from . import pool as _pool
-from ._validate import as_array, nonnegative_int, positive_int
+from ._validate import as_array, nonnegative_pair, positive_pair
 
 __all__ = [
     "Layer",
@@ -159,7 +159,7 @@ class Layer:
 
 
 class Conv2D(Layer):
-    """2-D convolution layer: ``Z = conv(X, W) + b`` (notebooks 02-03, seed 003 §2.1 and eqs. (1)-(3)).
+    """2-D convolution layer: ``Z = conv(X, W) + b`` (notebook 02, eq. 2.3; notebook 03, eqs. 3.1-3.3).
 
     ``Conv2D(in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1,
     seed=None, dtype=float64, fast=True)``
@@ -168,6 +168,7 @@ class Conv2D(Layer):
     W (F, C, KH, KW), b (F,). kernel_size, stride, padding, dilation: int or (h, w).
     Weights: He normal ``N(0, 2 / (C*KH*KW))`` from ``seed`` (int or numpy Generator);
     bias zero. ``fast=False`` uses the loop version (``conv2d_forward_naive``), same numbers.
+    Output size: notebook 08, eq. 8.1. Seed 003's §2.1 and equations (1)-(3).
     Parameters ``"W"``, ``"b"``; after ``backward`` their gradients are ``dW``, ``db``.
     """
 
@@ -187,10 +188,10 @@ class Conv2D(Layer):
         fn = "Conv2D"
         self.in_channels = _count(fn, "in_channels", in_channels)
         self.out_channels = _count(fn, "out_channels", out_channels)
-        self.kernel_size = positive_int(fn, "kernel_size", kernel_size)
-        self.stride = positive_int(fn, "stride", stride)
-        self.padding = nonnegative_int(fn, "padding", padding)
-        self.dilation = positive_int(fn, "dilation", dilation)
+        self.kernel_size = positive_pair(fn, "kernel_size", kernel_size)
+        self.stride = positive_pair(fn, "stride", stride)
+        self.padding = nonnegative_pair(fn, "padding", padding)
+        self.dilation = positive_pair(fn, "dilation", dilation)
         dt = _float_dtype(fn, dtype)
         rng = _rng(fn, seed)
         C, F = self.in_channels, self.out_channels
@@ -227,9 +228,9 @@ class Conv2D(Layer):
         if self.W.shape[1] != C:
             raise ValueError(f"{fn}: {self!r} expects {self.W.shape[1]} input channels, got shape {(N, C, H, W)}")
         KH, KW = self.W.shape[2:]
-        (SH, SW), (PH, PW), (DH, DW) = self.stride, self.padding, self.dilation
-        Ho = _conv.conv_output_size(H, KH, SH, PH, DH)
-        Wo = _conv.conv_output_size(W, KW, SW, PW, DW)
+        (SH, SW), (pad_h, pad_w), (DH, DW) = self.stride, self.padding, self.dilation
+        Ho = _conv.conv_output_size(H, KH, SH, pad_h, DH)
+        Wo = _conv.conv_output_size(W, KW, SW, pad_w, DW)
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
         return (N, self.W.shape[0], Ho, Wo)
@@ -248,7 +249,7 @@ class Conv2D(Layer):
 
 
 class Dense(Layer):
-    """Fully connected layer: ``s = p U^T + c`` (notebook 01; seed 003 §2.4 and §3.2).
+    """Fully connected layer: ``s = p U^T + c`` (notebook 01, eqs. 1.1-1.2; seed 003 §2.4 and §3.2).
 
     ``Dense(in_features, out_features, *, seed=None, dtype=float64)``
 
@@ -302,68 +303,71 @@ class Dense(Layer):
 
 
 class _Elementwise(Layer):
-    _forward = _backward = None  # names of the functions in cnnlib.activations
+    """A layer that applies one activation's forward / backward pair of cnnlib.activations."""
+
+    forward_fn = backward_fn = None  # set by each subclass: staticmethod(_act.relu_forward), ...
 
     def forward(self, Z):
-        A, self._cache = getattr(_act, self._forward)(Z)
+        A, self._cache = self.forward_fn(Z)
         return A
 
     def backward(self, dA):
         cache = self._need_cache(f"{type(self).__name__}.backward")
-        return getattr(_act, self._backward)(dA, cache)
+        return self.backward_fn(dA, cache)
 
 
 class ReLU(_Elementwise):
-    """``A = max(0, Z)``; backward ``dZ = dA * 1{Z > 0}`` (notebook 04; seed 003 §3.4)."""
+    """``A = max(0, Z)``; backward ``dZ = dA * 1{Z > 0}`` (notebook 04, eqs. 4.5-4.6; seed 003 §3.4)."""
 
-    _forward, _backward = "relu_forward", "relu_backward"
+    forward_fn, backward_fn = staticmethod(_act.relu_forward), staticmethod(_act.relu_backward)
 
 
 class Sigmoid(_Elementwise):
-    """``A = 1 / (1 + exp(-Z))``; backward ``dZ = dA * A (1 - A)`` (notebook 04; seed 002's output)."""
+    """``A = 1 / (1 + exp(-Z))``; backward ``dZ = dA * A (1 - A)`` (notebook 04, eqs. 4.7-4.8; seed 002's output)."""
 
-    _forward, _backward = "sigmoid_forward", "sigmoid_backward"
+    forward_fn, backward_fn = staticmethod(_act.sigmoid_forward), staticmethod(_act.sigmoid_backward)
 
 
 class Tanh(_Elementwise):
-    """``A = tanh(Z)``; backward ``dZ = dA * (1 - A^2)`` (notebook 04)."""
+    """``A = tanh(Z)``; backward ``dZ = dA * (1 - A^2)`` (notebook 04, eqs. 4.9-4.10)."""
 
-    _forward, _backward = "tanh_forward", "tanh_backward"
+    forward_fn, backward_fn = staticmethod(_act.tanh_forward), staticmethod(_act.tanh_backward)
 
 
 class _Pool2D(Layer):
-    _kind = ""
+    """A pooling layer: the fast forward / backward pair of cnnlib.pool, or the loops with ``fast=False``."""
+
+    # set by each subclass: (forward, backward) of the fast version and of the loop version
+    fast_fns = loop_fns = (None, None)
 
     def __init__(self, size=2, stride=None, padding=0, *, fast: bool = True):
         fn = type(self).__name__
-        self.size = positive_int(fn, "size", size)
-        self.stride = self.size if stride is None else positive_int(fn, "stride", stride)
-        self.padding = nonnegative_int(fn, "padding", padding)
+        self.size = positive_pair(fn, "size", size)
+        self.stride = self.size if stride is None else positive_pair(fn, "stride", stride)
+        self.padding = nonnegative_pair(fn, "padding", padding)
         if 2 * self.padding[0] > self.size[0] or 2 * self.padding[1] > self.size[1]:
             raise ValueError(
                 f"{fn}: padding must be at most half the window size, got padding={padding} for size={size}"
             )
         self.fast = bool(fast)
 
-    def _fn(self, direction: str):
-        name = f"{self._kind}pool2d_{direction}" + ("" if self.fast else "_naive")
-        return getattr(_pool, name)
-
     def forward(self, A):
-        P, self._cache = self._fn("forward")(A, size=self.size, stride=self.stride, padding=self.padding)
+        forward_fn, _ = self.fast_fns if self.fast else self.loop_fns
+        P, self._cache = forward_fn(A, size=self.size, stride=self.stride, padding=self.padding)
         return P  # (N, C, H_out, W_out)
 
     def backward(self, dP):
         cache = self._need_cache(f"{type(self).__name__}.backward")
-        return self._fn("backward")(dP, cache)  # (N, C, H, W)
+        _, backward_fn = self.fast_fns if self.fast else self.loop_fns
+        return backward_fn(dP, cache)  # (N, C, H, W)
 
     def output_shape(self, input_shape):
         fn = f"{type(self).__name__}.output_shape"
         N, C, H, W = _shape4(fn, input_shape)
-        (KH, KW), (SH, SW), (PH, PW) = self.size, self.stride, self.padding
-        if KH > H + 2 * PH or KW > W + 2 * PW:
+        (KH, KW), (SH, SW), (pad_h, pad_w) = self.size, self.stride, self.padding
+        if H + 2 * pad_h < KH or W + 2 * pad_w < KW:
             raise ValueError(f"{fn}: {self!r} does not fit an input of shape {(N, C, H, W)}")
-        return (N, C, (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1)
+        return (N, C, _pool.pool_output_size(H, KH, SH, pad_h), _pool.pool_output_size(W, KW, SW, pad_w))
 
     def __repr__(self):
         args = [f"size={_fmt_pair(self.size)}"]
@@ -377,22 +381,24 @@ class _Pool2D(Layer):
 
 
 class MaxPool2D(_Pool2D):
-    """Max-pooling layer (notebook 04; seed 003 §2.3 and §3.3): the gradient goes to each window's winner.
+    """Max-pooling layer (notebook 04, eqs. 4.1-4.2; seed 003 §2.3 and §3.3): the gradient goes to the winners.
 
     ``MaxPool2D(size=2, stride=None, padding=0, *, fast=True)``; stride None means stride = size.
     Ties: the first maximum in row-major order takes the gradient (PyTorch's rule).
     """
 
-    _kind = "max"
+    fast_fns = (_pool.maxpool2d_forward, _pool.maxpool2d_backward)
+    loop_fns = (_pool.maxpool2d_forward_naive, _pool.maxpool2d_backward_naive)
 
 
 class AvgPool2D(_Pool2D):
-    """Average-pooling layer (notebook 04): each input cell gets ``dP / (KH*KW)`` from every window it is in.
+    """Average-pooling layer (notebook 04, eqs. 4.3-4.4): each input cell gets ``dP / (KH*KW)`` per window.
 
     ``AvgPool2D(size=2, stride=None, padding=0, *, fast=True)``; padding counts in the average.
     """
 
-    _kind = "avg"
+    fast_fns = (_pool.avgpool2d_forward, _pool.avgpool2d_backward)
+    loop_fns = (_pool.avgpool2d_forward_naive, _pool.avgpool2d_backward_naive)
 
 
 class Flatten(Layer):
@@ -542,7 +548,7 @@ class Sequential(Layer):
 
 
 class SGD:
-    """Stochastic gradient descent, optionally with momentum (notebook 09).
+    """Stochastic gradient descent, optionally with momentum (notebook 09, eqs. 9.1-9.2).
 
     ``SGD(model, lr, momentum=0.0)``: ``model`` is a layer or :class:`Sequential`
     (anything with ``parameters()`` and ``gradients()`` sharing keys). ``step()``
@@ -595,7 +601,7 @@ class SGD:
 
 
 def train_step(model, opt, X, y, loss_fn) -> float:
-    """One step of training (notebook 09): forward, loss, backward, update; returns the loss.
+    """One step of training (notebook 09, eqs. 9.1-9.2): forward, loss, backward, update; returns the loss.
 
     ``loss_fn(scores, y) -> (L, dL/dscores)``, e.g. ``softmax_cross_entropy``.
     """

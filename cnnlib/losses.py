@@ -5,7 +5,7 @@
 * ``binary_cross_entropy(A, y)`` — on probabilities A (seed 002's A2 = y_hat);
 * ``binary_cross_entropy_with_logits(z, y)`` — the same loss on the logit z = σ⁻¹(A),
   computed stably; its gradient is ``(σ(z) - y) / N`` (seed 002's A2 - Y);
-* ``mse(yhat, y, reduction="half_sum")`` — seed 000's E = ½ Σ (t - y)².
+* ``mse(yhat, y, reduction="half_sum")`` — seed 000's E = ½ Σ (t - y)² (notebook 05, eq. 5.1).
 
 The cross-entropies are **averaged over the batch**: L is the mean over the N samples
 (axis 0) of the per-sample loss, so every gradient carries a factor 1/N. ``mse`` is the
@@ -59,7 +59,7 @@ def softmax(s):
 
 
 def log_softmax(s):
-    """``log ŷ = s - logsumexp(s)`` along the last axis, stable for any finite s (no log of 0).
+    """``log ŷ = s - logsumexp(s)`` along the last axis (the log of notebook 01, eq. 1.3), stable for any finite s.
 
     Shapes: s (..., M) -> (..., M).
     """
@@ -217,7 +217,7 @@ _MSE_REDUCTIONS = ("half_sum", "mean", "sum")
 
 
 def mse(yhat, y, reduction="half_sum"):
-    """Squared-error loss (notebook 05; seed 000's E = ½ Σ_p (t_p - y_p)²).
+    """Squared-error loss (notebook 05, eq. 5.1; seed 000's E = ½ Σ_p (t_p - y_p)²).
 
     ``reduction`` picks the scaling (sums run over every entry, batch included):
 

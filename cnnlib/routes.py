@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._format import Formatter, factor
-from ._validate import as_array, as_chw, check_in_range, int_tuple, nonnegative_int, positive_int
+from ._validate import as_array, as_chw, check_in_range, int_tuple, nonnegative_pair, positive_pair
 from .conv import conv2d_backward, conv2d_forward, conv_output_size
 
 __all__ = ["RouteSum", "conv_dW_terms", "conv_dX_terms", "dW_route", "dX_route"]
@@ -65,9 +65,9 @@ class RouteSum:
 
 def _hyper(fn, stride, padding, dilation):
     return (
-        positive_int(fn, "stride", stride),
-        nonnegative_int(fn, "padding", padding),
-        positive_int(fn, "dilation", dilation),
+        positive_pair(fn, "stride", stride),
+        nonnegative_pair(fn, "padding", padding),
+        positive_pair(fn, "dilation", dilation),
     )
 
 

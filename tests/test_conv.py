@@ -13,7 +13,7 @@ from _strategies import ConvCase, conv_cases, reached_mask
 from hypothesis import example, given, settings
 
 import cnnlib
-from cnnlib import conv as conv_module
+from cnnlib import _conv_fast
 
 FAST = (cnnlib.conv2d_forward, cnnlib.conv2d_backward)
 NAIVE = (cnnlib.conv2d_forward_naive, cnnlib.conv2d_backward_naive)
@@ -157,7 +157,7 @@ def test_floor_remainder_rows_have_zero_gradient(H, K, S, P, D, unused_rows):
 # --------------------------------------------------------------------------- a broken backward is caught
 
 
-_ORIGINAL_COL2IM_ADD = conv_module._col2im_add
+_ORIGINAL_COL2IM_ADD = _conv_fast.col2im_add
 
 
 def _dX_unflipped(dZ, cache):
@@ -217,7 +217,7 @@ def test_checker_rejects_unflipped_scatter_inside_cnnlib(monkeypatch):
 
     c = case(N=2, C=2, F=2, H=7, W=6, KH=3, KW=2, stride=(2, 1), padding=(1, 0), seed=5)
     assert conv_grad_errors(c)[0]["dX"] < 1e-7
-    monkeypatch.setattr(conv_module, "_col2im_add", unflipped)
+    monkeypatch.setattr(_conv_fast, "col2im_add", unflipped)
     errors, _ = conv_grad_errors(c)
     assert errors["dX"] > 1e-2, errors
     assert errors["dW"] < 1e-7 and errors["db"] < 1e-7

@@ -14,7 +14,7 @@ from _strategies import PoolCase, pool_cases
 from hypothesis import example, given, settings
 
 import cnnlib
-from cnnlib import pool as pool_module
+from cnnlib import _pool_fast
 from cnnlib.pool import AvgPoolCache, MaxPoolCache
 
 MAX_FAST = (cnnlib.maxpool2d_forward, cnnlib.maxpool2d_backward)
@@ -140,7 +140,7 @@ def test_both_maxpool_backward_routes_agree_with_the_loops(dtype, case):
     expected = cnnlib.maxpool2d_backward_naive(dP, cache)
     PH, PW = case.padding
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    for route in (pool_module._route_by_bincount, pool_module._route_by_offset):
+    for route in (_pool_fast.route_by_bincount, _pool_fast.route_by_offset):
         dAp = route(dP, cache, np.dtype(dtype))
         assert dAp.dtype == dtype
         assert rel_error(dAp[:, :, PH : PH + case.H, PW : PW + case.W], expected) < tol
