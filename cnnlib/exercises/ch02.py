@@ -15,7 +15,7 @@ import numpy as np
 
 from ..conv import conv2d_forward
 from ..convmatrix import conv2d_as_matrix
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, is_int, run_cases
 
 __all__ = ["check_conv_forward", "check_output_size", "check_conv_matrix"]
 
@@ -86,19 +86,13 @@ def check_output_size(my_output_size) -> Verdict:
             + 1,
             "the padding P is added on both sides, so the padded size is H + 2P": (H + P - K) // S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), expected, hints=hints, require=_is_int))
+        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,
         cases,
         stub_hint="Fill in my_output_size(H, K, P, S) so that it returns an int.",
     )
-
-
-def _is_int(answer):
-    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
-        return None
-    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
 
 def check_conv_matrix(my_conv_matrix) -> Verdict:

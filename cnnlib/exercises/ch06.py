@@ -22,7 +22,7 @@ from ..conv import conv2d_backward, conv2d_forward
 from ..dense import dense_backward, dense_forward, flatten_backward, flatten_forward
 from ..losses import binary_cross_entropy_with_logits
 from ..pool import maxpool2d_backward, maxpool2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, is_int, run_cases
 
 __all__ = [
     "check_num_parameters",
@@ -44,12 +44,6 @@ def _num_parameters(H, K, P, S):
     Ho = (H + 2 * P - K) // S + 1  # conv output side
     Hp = Ho // 2  # 2×2 max-pool, stride 2 (floor)
     return K * K + 1 + Hp * Hp + 1
-
-
-def _is_int(answer):
-    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
-        return None
-    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
 
 def check_num_parameters(my_num_parameters) -> Verdict:
@@ -85,7 +79,7 @@ def check_num_parameters(my_num_parameters) -> Verdict:
             + 1,
         }
         hints = {k: v for k, v in hints.items() if v != n}
-        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), n, hints=hints, require=_is_int))
+        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), n, hints=hints, require=is_int))
     return run_cases(
         "check_num_parameters",
         my_num_parameters,
