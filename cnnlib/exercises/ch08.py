@@ -93,9 +93,9 @@ def _dilate(a, stride):
 
 
 def check_dilate(my_dilate) -> Verdict:
-    """Exercise 8.2. ``my_dilate(delta, stride) -> array`` (notebook 08, eq. 8.5).
+    """Exercise 8.2. ``my_dilate(stride, delta) -> array`` (notebook 08, eq. 8.5).
 
-    ``delta`` (h, w); ``stride`` an int or a pair (SH, SW). Return the
+    ``stride`` an int or a pair (SH, SW); ``delta`` (h, w). Return the
     (SH(h-1)+1, SW(w-1)+1) array with ``delta[u, v]`` at ``(u*SH, v*SW)`` and zeros
     everywhere else.
     """
@@ -126,12 +126,12 @@ def check_dilate(my_dilate) -> Verdict:
             hints["the first stride is for the rows (axis 0), the second for the columns (axis 1)"] = _dilate(
                 delta, (sw, sh)
             )
-        cases.append(Case(label, (delta, stride), expected, hints=hints))
+        cases.append(Case(label, (stride, delta), expected, hints=hints))
     return run_cases(
         "check_dilate",
         my_dilate,
         cases,
-        stub_hint="Fill in my_dilate(delta, stride) so that it returns the dilated array.",
+        stub_hint="Fill in my_dilate(stride, delta) so that it returns the dilated array.",
     )
 
 
@@ -158,10 +158,10 @@ def _embed(a, shape):
 
 
 def check_strided_dX(my_strided_dX) -> Verdict:
-    """Exercise 8.3. ``my_strided_dX(W, dZ, input_shape, stride) -> dX`` (notebook 08, eq. 8.6).
+    """Exercise 8.3. ``my_strided_dX(W, input_shape, stride, dZ) -> dX`` (notebook 08, eq. 8.6).
 
-    One channel, no padding, no dilation: W (K, K), dZ (H_out, W_out), input_shape
-    (H, W_in), stride an int. Return dX with shape ``input_shape``: the full convolution
+    One channel, no padding, no dilation: W (K, K), input_shape (H, W_in), stride an
+    int, dZ (H_out, W_out). Return dX with shape ``input_shape``: the full convolution
     of the dilated dZ with W, and zeros for the input rows and columns the stride never
     reached.
     """
@@ -196,12 +196,12 @@ def check_strided_dX(my_strided_dX) -> Verdict:
                 f"the full convolution covers only {full.shape[0]}×{full.shape[1]} cells; the input's remaining rows "
                 f"and columns were never read by any window and get zero gradient: add them (§8.6)"
             ] = full
-        cases.append(Case(label, (W, dZ, input_shape, S), dX, hints=hints))
+        cases.append(Case(label, (W, input_shape, S, dZ), dX, hints=hints))
     return run_cases(
         "check_strided_dX",
         my_strided_dX,
         cases,
-        stub_hint="Fill in my_strided_dX(W, dZ, input_shape, stride) so that it returns dX with shape input_shape.",
+        stub_hint="Fill in my_strided_dX(W, input_shape, stride, dZ) so that it returns dX with shape input_shape.",
     )
 
 
