@@ -101,10 +101,10 @@ notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)
 	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
 endif
-	$(PY) tools/sync_repo_url.py
+	$(PY) tools/book.py
 
 sync: $(STAMP)
-	$(PY) tools/sync_repo_url.py
+	$(PY) tools/book.py
 
 # Builds $(VENV7) only when there is something to run in it.
 test-widgets7:

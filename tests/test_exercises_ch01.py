@@ -11,11 +11,11 @@ from cnnlib.exercises import ch01
 # ---------------------------------------------------------------- right answers (as in 01_solutions)
 
 
-def dense_backward_right(ds, p, U):
+def dense_backward_right(p, U, ds):
     return ds @ U, ds.T @ p, ds.sum(axis=0)
 
 
-def dense_backward_loops(ds, p, U):
+def dense_backward_loops(p, U, ds):
     N, K = p.shape
     M = U.shape[0]
     dp, dU, dc = np.zeros((N, K)), np.zeros((M, K)), np.zeros(M)
@@ -65,36 +65,36 @@ def stub(*args):
     return None
 
 
-def dense_dU_transposed(ds, p, U):
+def dense_dU_transposed(p, U, ds):
     return ds @ U, p.T @ ds, ds.sum(axis=0)
 
 
-def dense_dc_mean(ds, p, U):
+def dense_dc_mean(p, U, ds):
     return ds @ U, ds.T @ p, ds.mean(axis=0)
 
 
-def dense_dp_transposed_U(ds, p, U):
+def dense_dp_transposed_U(p, U, ds):
     dp = ds @ U.T if U.shape[0] == U.shape[1] else ds @ U
     return dp, ds.T @ p, ds.sum(axis=0)
 
 
-def dense_dc_not_summed(ds, p, U):
+def dense_dc_not_summed(p, U, ds):
     return ds @ U, ds.T @ p, ds
 
 
-def dense_two_values(ds, p, U):
+def dense_two_values(p, U, ds):
     return ds @ U, ds.T @ p
 
 
-def dense_raises(ds, p, U):
+def dense_raises(p, U, ds):
     return p @ U, ds.T @ p, ds.sum(axis=0)  # (N, K) @ (M, K): a shape error inside the reader's code
 
 
-def dense_mutates(ds, p, U):
+def dense_mutates(p, U, ds):
     ds *= 1.0
     p += 0.0
     U[0, 0] = 0.0
-    return dense_backward_right(ds, p, U)
+    return dense_backward_right(p, U, ds)
 
 
 def softmax_ce_naive_exp(s, y):
@@ -177,7 +177,7 @@ def test_right_answers_pass(capsys):
 def test_cnnlib_itself_passes(capsys):
     """The library's own functions are right answers too (the checkers test the book's equations, not a style)."""
 
-    def via_cnnlib(ds, p, U):
+    def via_cnnlib(p, U, ds):
         _, cache = cnnlib.dense_forward(p, U, np.zeros(U.shape[0]))
         return cnnlib.dense_backward(ds, cache)
 

@@ -22,7 +22,7 @@ def conv_forward_right(X, W, b):
     return Z
 
 
-def output_size_right(H, K, P, S):
+def output_size_right(H, K, S, P):
     return (H + 2 * P - K) // S + 1
 
 
@@ -72,15 +72,15 @@ def stub(*args):
     return None
 
 
-def output_size_no_floor(H, K, P, S):
+def output_size_no_floor(H, K, S, P):
     return (H + 2 * P - K) / S + 1
 
 
-def output_size_one_side(H, K, P, S):
+def output_size_one_side(H, K, S, P):
     return (H + P - K) // S + 1
 
 
-def output_size_float(H, K, P, S):
+def output_size_float(H, K, S, P):
     return float((H + 2 * P - K) // S + 1)
 
 

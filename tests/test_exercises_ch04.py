@@ -11,7 +11,7 @@ from cnnlib.exercises import ch04
 # ---------------------------------------------------------------- right answers (as in 04_solutions)
 
 
-def maxpool_backward_right(A, dP, K, S):
+def maxpool_backward_right(A, K, S, dP):
     dA = np.zeros_like(A)
     for u in range(dP.shape[0]):
         for v in range(dP.shape[1]):
@@ -21,7 +21,7 @@ def maxpool_backward_right(A, dP, K, S):
     return dA
 
 
-def maxpool_backward_cnnlib(A, dP, K, S):
+def maxpool_backward_cnnlib(A, K, S, dP):
     _, cache = cnnlib.maxpool2d_forward(A[None, None], size=K, stride=S)
     return cnnlib.maxpool2d_backward(dP[None, None], cache)[0, 0]
 
@@ -32,13 +32,13 @@ def avgpool_kernel_right(C, K):
 
 def relu_pool_backward_right(Z, dP):
     A = np.maximum(Z, 0)
-    return maxpool_backward_right(A, dP, 2, 2) * (Z > 0)
+    return maxpool_backward_right(A, 2, 2, dP) * (Z > 0)
 
 
 # ---------------------------------------------------------------- wrong answers
 
 
-def maxpool_all_ties(A, dP, K, S):
+def maxpool_all_ties(A, K, S, dP):
     dA = np.zeros_like(A)
     for u in range(dP.shape[0]):
         for v in range(dP.shape[1]):
@@ -47,7 +47,7 @@ def maxpool_all_ties(A, dP, K, S):
     return dA
 
 
-def maxpool_last_tie(A, dP, K, S):
+def maxpool_last_tie(A, K, S, dP):
     dA = np.zeros_like(A)
     for u in range(dP.shape[0]):
         for v in range(dP.shape[1]):
@@ -60,7 +60,7 @@ def maxpool_last_tie(A, dP, K, S):
     return dA
 
 
-def maxpool_overwrite(A, dP, K, S):
+def maxpool_overwrite(A, K, S, dP):
     dA = np.zeros_like(A)
     for u in range(dP.shape[0]):
         for v in range(dP.shape[1]):
@@ -70,7 +70,7 @@ def maxpool_overwrite(A, dP, K, S):
     return dA
 
 
-def maxpool_average(A, dP, K, S):
+def maxpool_average(A, K, S, dP):
     dA = np.zeros_like(A)
     for u in range(dP.shape[0]):
         for v in range(dP.shape[1]):
@@ -78,13 +78,13 @@ def maxpool_average(A, dP, K, S):
     return dA
 
 
-def maxpool_returns_dP(A, dP, K, S):
+def maxpool_returns_dP(A, K, S, dP):
     return dP
 
 
-def maxpool_mutates(A, dP, K, S):
+def maxpool_mutates(A, K, S, dP):
     A[...] = 0.0
-    return maxpool_backward_right(A, dP, K, S)
+    return maxpool_backward_right(A, K, S, dP)
 
 
 def avgpool_ones(C, K):
@@ -104,11 +104,11 @@ def avgpool_2d(C, K):
 
 
 def relu_pool_no_mask(Z, dP):
-    return maxpool_backward_right(np.maximum(Z, 0), dP, 2, 2)
+    return maxpool_backward_right(np.maximum(Z, 0), 2, 2, dP)
 
 
 def relu_pool_mask_at_zero(Z, dP):
-    return maxpool_backward_right(np.maximum(Z, 0), dP, 2, 2) * (Z >= 0)
+    return maxpool_backward_right(np.maximum(Z, 0), 2, 2, dP) * (Z >= 0)
 
 
 def relu_pool_raises(Z, dP):

@@ -11,7 +11,7 @@ from cnnlib.exercises import ch05
 # ---------------------------------------------------------------- right answers (as in 05_solutions)
 
 
-def sigmoid_deltas_right(dH, U, A):
+def sigmoid_deltas_right(A, U, dH):
     return (U.T @ dH) * A * (1 - A)
 
 
@@ -32,27 +32,27 @@ def kernel_gradient_loops(o, d):
     return dW
 
 
-def input_gradient_right(d, W):
+def input_gradient_right(W, d):
     return signal.convolve2d(d, W, mode="full")
 
 
 # ---------------------------------------------------------------- wrong answers
 
 
-def sigmoid_deltas_no_slope(dH, U, A):
+def sigmoid_deltas_no_slope(A, U, dH):
     return U.T @ dH
 
 
-def sigmoid_deltas_times_sigma(dH, U, A):
+def sigmoid_deltas_times_sigma(A, U, dH):
     return (U.T @ dH) * A
 
 
-def sigmoid_deltas_cut(dH, U, A):
-    return np.trunc(sigmoid_deltas_right(dH, U, A) * 1e4) / 1e4
+def sigmoid_deltas_cut(A, U, dH):
+    return np.trunc(sigmoid_deltas_right(A, U, dH) * 1e4) / 1e4
 
 
-def sigmoid_deltas_rounded(dH, U, A):
-    return np.round(sigmoid_deltas_right(dH, U, A), 4)
+def sigmoid_deltas_rounded(A, U, dH):
+    return np.round(sigmoid_deltas_right(A, U, dH), 4)
 
 
 def kernel_gradient_convolve(o, d):
@@ -63,11 +63,11 @@ def kernel_gradient_transposed(o, d):
     return kernel_gradient_right(o, d).T
 
 
-def input_gradient_correlate(d, W):
+def input_gradient_correlate(W, d):
     return signal.correlate2d(d, W, mode="full")
 
 
-def input_gradient_same(d, W):
+def input_gradient_same(W, d):
     return signal.convolve2d(d, W, mode="same")
 
 
@@ -90,7 +90,7 @@ def test_right_answers_pass(capsys):
 def test_seed000_numbers():
     """The constants the notebook and the checkers share reproduce the seed's printed results."""
     s = ch05.SEED000
-    deltas = sigmoid_deltas_right(s["dH"], s["U"], s["sigmoid"])
+    deltas = sigmoid_deltas_right(s["sigmoid"], s["U"], s["dH"])
     np.testing.assert_allclose(deltas, [0.0364182, 0.068628, 0.04675125, -0.06818625], rtol=0, atol=1e-15)
     np.testing.assert_allclose(
         kernel_gradient_right(s["o"], s["d"]), [[0.044606, 0.094061], [0.011262, 0.068288]], rtol=0, atol=1e-12

@@ -11,7 +11,7 @@ from cnnlib.exercises import ch06
 # ---------------------------------------------------------------- right answers (as in 06_solutions)
 
 
-def num_parameters_right(H, K, P, S):
+def num_parameters_right(H, K, S, P):
     Ho = (H + 2 * P - K) // S + 1
     return K * K + 1 + (Ho // 2) ** 2 + 1
 
@@ -50,7 +50,7 @@ def batch_dW2_right(F, A2, Y):
     return (A2 - Y) @ F.T / M, float((A2 - Y).sum() / M)
 
 
-def conv_dW_right(X, dZ, K, S, P):
+def conv_dW_right(X, K, S, P, dZ):
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
     d[::S, ::S] = dZ
@@ -58,7 +58,7 @@ def conv_dW_right(X, dZ, K, S, P):
     return signal.correlate2d(Xp, d, mode="valid")
 
 
-def conv_dW_loops(X, dZ, K, S, P):
+def conv_dW_loops(X, K, S, P, dZ):
     Xp = np.pad(X, P)
     dW = np.zeros((K, K))
     for u in range(dZ.shape[0]):
@@ -74,20 +74,20 @@ def stub(*args):
     return None
 
 
-def num_parameters_no_bias(H, K, P, S):
-    return num_parameters_right(H, K, P, S) - 2
+def num_parameters_no_bias(H, K, S, P):
+    return num_parameters_right(H, K, S, P) - 2
 
 
-def num_parameters_unpooled(H, K, P, S):
+def num_parameters_unpooled(H, K, S, P):
     Ho = (H + 2 * P - K) // S + 1
     return K * K + 1 + Ho * Ho + 1
 
 
-def num_parameters_float(H, K, P, S):
-    return float(num_parameters_right(H, K, P, S))
+def num_parameters_float(H, K, S, P):
+    return float(num_parameters_right(H, K, S, P))
 
 
-def num_parameters_ceil(H, K, P, S):
+def num_parameters_ceil(H, K, S, P):
     Ho = (H + 2 * P - K) // S + 1
     return K * K + 1 + (-(-Ho // 2)) ** 2 + 1
 
@@ -102,13 +102,13 @@ def batch_transposed(F, A2, Y):
     return dW2.T, dB2
 
 
-def conv_dW_no_dilation(X, dZ, K, S, P):
+def conv_dW_no_dilation(X, K, S, P, dZ):
     Ho, Wo = dZ.shape
     Xp = np.pad(X, P)[: Ho + K - 1, : Wo + K - 1]
     return signal.correlate2d(Xp, dZ, mode="valid")
 
 
-def conv_dW_convolve(X, dZ, K, S, P):
+def conv_dW_convolve(X, K, S, P, dZ):
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
     d[::S, ::S] = dZ
@@ -116,8 +116,8 @@ def conv_dW_convolve(X, dZ, K, S, P):
     return signal.convolve2d(Xp, d, mode="valid")
 
 
-def conv_dW_no_padding(X, dZ, K, S, P):
-    return conv_dW_right(X, dZ, K, S, 0) if P == 0 else np.zeros((K, K))
+def conv_dW_no_padding(X, K, S, P, dZ):
+    return conv_dW_right(X, K, S, 0, dZ) if P == 0 else np.zeros((K, K))
 
 
 # ---------------------------------------------------------------- tests
@@ -133,7 +133,7 @@ def test_right_answers_pass(capsys):
 
 
 def test_seed002_count_is_15():
-    assert num_parameters_right(6, 3, 0, 1) == 15
+    assert num_parameters_right(6, 3, 1, 0) == 15
 
 
 @pytest.mark.parametrize(

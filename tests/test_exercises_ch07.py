@@ -46,7 +46,7 @@ def conv_backward_scipy(X, W, dZ):
     return dX, dW, dZ.sum(axis=(1, 2))
 
 
-def terms_right(X, dZ, f, c, i, j):
+def terms_right(X, f, c, i, j, dZ):
     Ho, Wo = dZ.shape[1:]
     return dZ[f] * X[c, i : i + Ho, j : j + Wo]
 
@@ -130,10 +130,10 @@ def test_conv_backward_channels_stub_and_wrong_shape(capsys):
 @pytest.mark.parametrize(
     "fn, words",
     [
-        (lambda X, dZ, f, c, i, j: terms_right(X, dZ, f, c, 0, 0), "shifted by the kernel offset"),
-        (lambda X, dZ, f, c, i, j: terms_right(X, dZ, f, c, j, i), "offsets are swapped"),
-        (lambda X, dZ, f, c, i, j: terms_right(X, dZ, f, (c + 1) % X.shape[0], i, j), "use input channel"),
-        (lambda X, dZ, f, c, i, j: terms_right(X, dZ, f, c, i, j).sum(), "not their sum"),
+        (lambda X, f, c, i, j, dZ: terms_right(X, f, c, 0, 0, dZ), "shifted by the kernel offset"),
+        (lambda X, f, c, i, j, dZ: terms_right(X, f, c, j, i, dZ), "offsets are swapped"),
+        (lambda X, f, c, i, j, dZ: terms_right(X, f, (c + 1) % X.shape[0], i, j, dZ), "use input channel"),
+        (lambda X, f, c, i, j, dZ: terms_right(X, f, c, i, j, dZ).sum(), "not their sum"),
         (stub, "not attempted yet"),
     ],
 )

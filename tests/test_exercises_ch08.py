@@ -16,7 +16,7 @@ def output_size_right(H, K, S, P, D):
     return (H + 2 * P - D * (K - 1) - 1) // S + 1
 
 
-def dilate_right(delta, stride):
+def dilate_right(stride, delta):
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     h, w = delta.shape
     out = np.zeros((sh * (h - 1) + 1, sw * (w - 1) + 1))
@@ -24,14 +24,14 @@ def dilate_right(delta, stride):
     return out
 
 
-def strided_dX_right(W, dZ, input_shape, stride):
-    full = signal.convolve2d(dilate_right(dZ, stride), W, mode="full")
+def strided_dX_right(W, input_shape, stride, dZ):
+    full = signal.convolve2d(dilate_right(stride, dZ), W, mode="full")
     dX = np.zeros(input_shape)
     dX[: full.shape[0], : full.shape[1]] = full
     return dX
 
 
-def strided_dX_loops(W, dZ, input_shape, stride):
+def strided_dX_loops(W, input_shape, stride, dZ):
     K = W.shape[0]
     dX = np.zeros(input_shape)
     for u in range(dZ.shape[0]):
@@ -78,44 +78,44 @@ def output_size_pad_once(H, K, S, P, D):
     return (H + P - D * (K - 1) - 1) // S + 1
 
 
-def dilate_trailing(delta, stride):
+def dilate_trailing(stride, delta):
     out = np.zeros((stride * delta.shape[0], stride * delta.shape[1])) if isinstance(stride, int) else None
     if out is None:
-        return dilate_right(delta, stride)
+        return dilate_right(stride, delta)
     out[::stride, ::stride] = delta
     return out
 
 
-def dilate_repeat(delta, stride):
+def dilate_repeat(stride, delta):
     s = stride if isinstance(stride, int) else stride[0]
     rep = np.repeat(np.repeat(delta, s, axis=0), s, axis=1)
     return rep[: s * (delta.shape[0] - 1) + 1, : s * (delta.shape[1] - 1) + 1]
 
 
-def dilate_rows_only(delta, stride):
+def dilate_rows_only(stride, delta):
     s = stride if isinstance(stride, int) else stride[0]
     out = np.zeros((s * (delta.shape[0] - 1) + 1, delta.shape[1]))
     out[::s] = delta
     return out
 
 
-def dilate_axes_swapped(delta, stride):
+def dilate_axes_swapped(stride, delta):
     if isinstance(stride, int):
-        return dilate_right(delta, stride)
-    return dilate_right(delta, (stride[1], stride[0]))
+        return dilate_right(stride, delta)
+    return dilate_right((stride[1], stride[0]), delta)
 
 
-def dilate_in_place(delta, stride):
-    out = dilate_right(delta, stride)
+def dilate_in_place(stride, delta):
+    out = dilate_right(stride, delta)
     delta *= 0  # modifies its input
     return out
 
 
-def strided_dX_unflipped(W, dZ, input_shape, stride):
-    return strided_dX_right(W[::-1, ::-1], dZ, input_shape, stride)
+def strided_dX_unflipped(W, input_shape, stride, dZ):
+    return strided_dX_right(W[::-1, ::-1], input_shape, stride, dZ)
 
 
-def strided_dX_no_dilation(W, dZ, input_shape, stride):
+def strided_dX_no_dilation(W, input_shape, stride, dZ):
     full = signal.convolve2d(dZ, W, mode="full")
     dX = np.zeros(input_shape)
     h, w = min(full.shape[0], input_shape[0]), min(full.shape[1], input_shape[1])
@@ -123,11 +123,11 @@ def strided_dX_no_dilation(W, dZ, input_shape, stride):
     return dX
 
 
-def strided_dX_uncropped(W, dZ, input_shape, stride):
-    return signal.convolve2d(dilate_right(dZ, stride), W, mode="full")
+def strided_dX_uncropped(W, input_shape, stride, dZ):
+    return signal.convolve2d(dilate_right(stride, dZ), W, mode="full")
 
 
-def strided_dX_raises(W, dZ, input_shape, stride):
+def strided_dX_raises(W, input_shape, stride, dZ):
     return np.zeros(input_shape) + np.ones((2, 3, 4))  # a broadcasting error inside the reader's code
 
 

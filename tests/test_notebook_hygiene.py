@@ -22,41 +22,24 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+from _tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-DEFAULT_REPO_URL = "https://github.com/cnn-backprop/cnn-backprop-book"
-
-SETUP_CELL_TEMPLATE = """\
-# On Google Colab only: install cnnlib from the book's repository without touching Colab's packages.
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "git+{url}"], check=True)"""
+BOOK = load_tool("book")
 
 IGNORE_TAG = "nbval-ignore-output"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 EXPLORER_CALL = re.compile(r"\b\w+_explorer\s*\(")
 
 
-def repo_url() -> str:
-    """The repository URL: ``[project.urls] Repository`` in pyproject.toml (the single source of truth)."""
-    pyproject = ROOT / "pyproject.toml"
-    if pyproject.exists():
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        url = data.get("project", {}).get("urls", {}).get("Repository")
-        if url:
-            return url.rstrip("/")
-    return DEFAULT_REPO_URL
-
-
 def setup_cell_text(url: str | None = None) -> str:
-    return SETUP_CELL_TEMPLATE.format(url=url or repo_url())
+    """The Colab setup cell of tools/book.py, for ``url`` (default: the repository URL in pyproject.toml)."""
+    return BOOK.colab_setup_cell(url or BOOK.repository_url(ROOT))
 
 
 def find_notebooks() -> list[Path]:

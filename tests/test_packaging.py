@@ -5,7 +5,7 @@
 * dependencies are lower bounds only, and Colab's ipywidgets 7.7.1 satisfies them;
 * the package includes every cnnlib subpackage;
 * the repository URL, badges, Colab setup cells and README chapter table agree with
-  ``[project.urls] Repository`` and with the notebooks that exist (tools/sync_repo_url.py --check),
+  ``[project.urls] Repository`` and with the notebooks that exist (tools/book.py --check),
   and the tool itself catches and repairs a stale copy;
 * postBuild and .ci/run do what Binder and CI need.
 """
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import os
 import re
@@ -25,12 +24,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _tools import load_tool
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNC_TOOL = ROOT / "tools" / "sync_repo_url.py"
+BOOK_TOOL = ROOT / "tools" / "book.py"
 
 # conda-forge names that differ from the PyPI names (none so far; add pairs here when needed).
 CONDA_TO_PYPI: dict[str, str] = {}
@@ -158,17 +158,9 @@ def test_pytest_registers_the_browser_marker():
 
 
 # --------------------------------------------------------------------------- repository URL and README
-def _load_sync_tool():
-    spec = importlib.util.spec_from_file_location("sync_repo_url", SYNC_TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(sys.modules[spec.name])
-    return sys.modules[spec.name]
-
-
 def run_sync(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SYNC_TOOL), "--root", str(root), *args],
+        [sys.executable, str(BOOK_TOOL), "--root", str(root), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -233,7 +225,7 @@ def _markdown(source: str) -> dict:
 @pytest.fixture
 def mini_repo(tmp_path: Path) -> Path:
     """A small copy of the repository's layout whose URLs all point at a stale location."""
-    tool = _load_sync_tool()
+    tool = load_tool("book")
     url = "https://github.com/new-owner/new-book"
     (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{url}"\n')
     stale_cell = tool.colab_setup_cell(NOTEBOOK_CELL_URL_STALE)
@@ -276,7 +268,7 @@ def test_sync_tool_check_lists_every_stale_copy(mini_repo: Path):
 
 
 def test_sync_tool_rewrites_everything_from_pyproject(mini_repo: Path):
-    tool = _load_sync_tool()
+    tool = load_tool("book")
     assert run_sync(mini_repo).returncode == 0
     assert run_sync(mini_repo, "--check").returncode == 0
     everything = "".join(p.read_text(encoding="utf-8") for p in [mini_repo / "README.md", *mini_repo.rglob("*.ipynb")])

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+from _tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "run_notebooks.py"
 
-_spec = importlib.util.spec_from_file_location("run_notebooks", TOOL)
-run_notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_notebooks)
+run_notebooks = load_tool("run_notebooks")
 
 WIDGET = run_notebooks.WIDGET_MIME
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Case", "Verdict", "run_cases", "compare"]
+__all__ = ["Case", "Verdict", "run_cases", "compare", "verdict", "describe", "is_int"]
 
 RTOL = 1e-7
 ATOL = 1e-9
@@ -26,7 +26,9 @@ class Case:
     ``expected`` is an array, a number, or a tuple of them (then ``names`` labels
     each part, e.g. ``("dX", "dW", "db")``). ``require(answer)`` may return a
     sentence describing a problem the numbers alone do not show (e.g. a float
-    where an int is wanted). ``hints`` maps a description to a wrong
+    where an int is wanted, see :func:`is_int`). ``judge(answer)``, when given, replaces
+    the comparison with ``expected`` for answers that are not numbers (a dict of shapes,
+    a set of rows): it returns a sentence describing what is wrong, or None. ``hints`` maps a description to a wrong
     answer that a typical mistake produces, e.g. ``{"kernel flipped": Z_flipped}``:
     when the reader's answer matches one, the verdict says so.
     """
@@ -37,6 +39,7 @@ class Case:
     names: Sequence[str] | None = None
     hints: dict = field(default_factory=dict)
     require: Callable[[object], str | None] | None = None  # extra check of the answer: a problem or None
+    judge: Callable[[object], str | None] | None = None  # replaces the comparison with expected: a problem or None
 
 
 class Verdict:
@@ -64,17 +67,26 @@ class Verdict:
         pass
 
 
-def _verdict(passed: bool, message: str) -> Verdict:
+def verdict(passed: bool, message: str) -> Verdict:
+    """Print ``message`` and return it as a :class:`Verdict`."""
     print(message)
     return Verdict(passed, message)
 
 
-def _describe(x) -> str:
+def describe(x) -> str:
+    """A few words for any value a reader's function may return: its shape, length or type and value."""
     if isinstance(x, np.ndarray):
         return f"an array of shape {x.shape}"
     if isinstance(x, tuple | list):
         return f"a {type(x).__name__} of length {len(x)}"
     return f"{type(x).__name__} {x!r}"[:80]
+
+
+def is_int(answer) -> str | None:
+    """A ``Case.require`` check: None when ``answer`` is an int (not a bool), else a sentence saying so."""
+    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
+        return None
+    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
 
 def compare(answer, expected, name: str = "your answer") -> str | None:
@@ -84,7 +96,7 @@ def compare(answer, expected, name: str = "your answer") -> str | None:
         got = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
         want = "a number" if exp.ndim == 0 else f"an array of shape {exp.shape}"
-        return f"{name} should be {want}, got {_describe(answer)}"
+        return f"{name} should be {want}, got {describe(answer)}"
     if got.shape != exp.shape:
         if exp.ndim == 0 and got.size == 1:
             got = got.reshape(())
@@ -108,7 +120,7 @@ def _split(answer, expected, names):
     if names is None:
         return [("your answer", answer, expected)], None
     if not isinstance(answer, tuple | list):
-        return None, f"expected a tuple ({', '.join(names)}), got {_describe(answer)}"
+        return None, f"expected a tuple ({', '.join(names)}), got {describe(answer)}"
     if len(answer) != len(names):
         return None, f"expected {len(names)} values ({', '.join(names)}), got {len(answer)}"
     return list(zip(names, answer, expected)), None
@@ -120,38 +132,44 @@ def run_cases(title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str
     ``fn`` returning None on the first case counts as "not attempted yet".
     """
     if not callable(fn):
-        return _verdict(False, f"{title}: pass your function itself (e.g. check(my_function)), got {_describe(fn)}.")
+        return verdict(False, f"{title}: pass your function itself (e.g. check(my_function)), got {describe(fn)}.")
     for k, case in enumerate(cases, start=1):
         args = copy.deepcopy(case.args)  # the reader's function may modify what it is given
         try:
             answer = fn(*args)
         except Exception as exc:  # report the reader's error, never re-raise
-            return _verdict(
+            return verdict(
                 False, f"{title}: ✗ case {k} ({case.label}): your function raised {type(exc).__name__}: {exc}"
             )
         failed = f"{title}: ✗ case {k} ({case.label}): "
         if answer is None:
             if k == 1:
-                return _verdict(
-                    False, f"{title}: not attempted yet — your function returned None. {stub_hint}".rstrip()
-                )
-            return _verdict(False, failed + "your function returned None")
+                return verdict(False, f"{title}: not attempted yet — your function returned None. {stub_hint}".rstrip())
+            return verdict(False, failed + "your function returned None")
         if any(
             isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True)
             for a, b in zip(args, case.args)
             if isinstance(b, np.ndarray) and a.shape == b.shape
         ):
-            return _verdict(False, failed + "your function modified its input arrays; work on copies")
-        parts, msg = _split(answer, case.expected, case.names)
-        if msg is None:
-            problems = [m for name, got, exp in parts if (m := compare(got, exp, name)) is not None]
-            msg = "; ".join(problems) if problems else None
+            return verdict(False, failed + "your function modified its input arrays; work on copies")
+        msg = case.judge(answer) if case.judge is not None else _mismatch(answer, case)
+        if msg is None and case.require is not None:
+            msg = case.require(answer)
         if msg is not None:
-            hint = _match_hint(answer, case)
-            return _verdict(False, failed + msg + (f"\n  Hint: {hint}" if hint else ""))
-        if case.require is not None and (msg := case.require(answer)) is not None:
-            return _verdict(False, failed + msg)
-    return _verdict(True, f"{title}: ✓ all {len(cases)} cases passed.")
+            return verdict(False, failed + msg)
+    return verdict(True, f"{title}: ✓ all {len(cases)} cases passed.")
+
+
+def _mismatch(answer, case: Case) -> str | None:
+    """None when ``answer`` matches ``case.expected``, else how it differs, with the matching hint if any."""
+    parts, msg = _split(answer, case.expected, case.names)
+    if msg is None:
+        problems = [m for name, got, exp in parts if (m := compare(got, exp, name)) is not None]
+        msg = "; ".join(problems) if problems else None
+    if msg is None:
+        return None
+    hint = _match_hint(answer, case)
+    return msg + (f"\n  Hint: {hint}" if hint else "")
 
 
 def _match_hint(answer, case: Case) -> str | None:

@@ -12,6 +12,7 @@ Each prints a verdict and returns True or False; none raises because of your ans
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import platform
@@ -19,7 +20,7 @@ import sys
 
 import numpy as np
 
-from ._checking import Case, Verdict, _verdict, run_cases
+from ._checking import Case, Verdict, run_cases, verdict
 
 __all__ = ["check_setup", "check_central_difference", "check_seed003_shapes", "SEED003_STAGES"]
 
@@ -62,7 +63,7 @@ def check_setup() -> Verdict:
     except Exception as exc:
         print(f"  ✗ cnnlib cannot run ({type(exc).__name__}: {exc})")
         ok = False
-    return _verdict(
+    return verdict(
         ok, "Setup looks good: every chapter should run." if ok else "Fix the ✗ lines above, then run this cell again."
     )
 
@@ -156,15 +157,8 @@ def _shape_hint(name, got, exp, args) -> str:
     return ""
 
 
-def _shape_problem(fn, k, args) -> str | None:
-    """None if ``fn(*args)`` gives the right shapes, else a sentence (or "None" for a stub)."""
-    expected = _seed003_shapes(*args)
-    try:
-        answer = fn(*args)
-    except Exception as exc:  # the reader's error, reported, never re-raised
-        return f"your function raised {type(exc).__name__}: {exc}"
-    if answer is None:
-        return "None"
+def _shape_problem(args, expected, answer) -> str | None:
+    """A ``Case.judge``: None if ``answer`` holds the ``expected`` shapes for ``args``, else a sentence."""
     if not isinstance(answer, dict):
         return f"return a dict with keys {', '.join(SEED003_STAGES)}, got {type(answer).__name__}"
     missing = [n for n in SEED003_STAGES if n not in answer]
@@ -188,27 +182,21 @@ def check_seed003_shapes(my_seed003_shapes) -> Verdict:
     layer with M outputs, softmax. Return ``{"Z": ..., "A": ..., "P": ..., "p": ..., "s": ...,
     "yhat": ...}``, each a tuple of ints such as ``(N, F, H - K + 1, W - K + 1)``.
     """
-    title = "check_seed003_shapes"
-    if not callable(my_seed003_shapes):
-        return _verdict(False, f"{title}: pass your function itself, e.g. check_seed003_shapes(my_seed003_shapes)")
     grid = [
         ("one 3-channel 8×8 image, 4 filters of 3×3, 10 classes", (1, 3, 8, 8, 4, 3, 10)),
         ("seed 002's sizes: 6×6, one 3×3 filter, M=1", (2, 1, 6, 6, 1, 3, 1)),
         ("non-square 9×7 input, 2×2 kernels", (5, 2, 9, 7, 3, 2, 4)),
         ("an odd 5×5 feature map: pooling drops the last row and column", (1, 1, 6, 6, 2, 2, 3)),
     ]
-    for k, (label, args) in enumerate(grid, start=1):
-        problem = _shape_problem(my_seed003_shapes, k, args)
-        if problem is not None:
-            N, C, H, W, F, K, M = args
-            where = f"case {k} ({label}; N={N}, C={C}, H={H}, W={W}, F={F}, K={K}, M={M})"
-            if problem == "None" and k == 1:
-                return _verdict(
-                    False,
-                    f"{title}: not attempted yet — your function returned None. "
-                    "Fill in my_seed003_shapes(...) so that it returns a dict of shapes.",
-                )
-            if problem == "None":
-                problem = "your function returned None"
-            return _verdict(False, f"{title}: ✗ {where}: {problem}")
-    return _verdict(True, f"{title}: ✓ all {len(grid)} cases passed.")
+    cases = []
+    for label, args in grid:
+        N, C, H, W, F, K, M = args
+        label = f"{label}; N={N}, C={C}, H={H}, W={W}, F={F}, K={K}, M={M}"
+        expected = _seed003_shapes(*args)
+        cases.append(Case(label, args, expected, judge=functools.partial(_shape_problem, args, expected)))
+    return run_cases(
+        "check_seed003_shapes",
+        my_seed003_shapes,
+        cases,
+        stub_hint="Fill in my_seed003_shapes(...) so that it returns a dict of shapes.",
+    )

@@ -1,7 +1,7 @@
 """Checkers for the exercises of notebook 01 (chain rule, dense layer, sigmoid and softmax).
 
 * :func:`check_dense_backward` — exercise 1.1: the dense layer's backward pass for a batch,
-  ``my_dense_backward(ds, p, U) -> (dp, dU, dc)`` (notebook 01, eq. 1.2);
+  ``my_dense_backward(p, U, ds) -> (dp, dU, dc)`` (notebook 01, eq. 1.2);
 * :func:`check_softmax_cross_entropy` — exercise 1.2: softmax + cross-entropy, averaged over
   the batch, with its gradient, ``my_softmax_cross_entropy(s, y) -> (L, ds)`` (eqs. 1.3-1.5);
 * :func:`check_bce_finite_differences` — exercise 1.3: the gradient of seed 002's
@@ -30,14 +30,14 @@ def _rng():
 # --------------------------------------------------------------------------- exercise 1.1
 
 
-def _dense_reference(ds, p, U):
+def _dense_reference(p, U, ds):
     """(dp, dU, dc) from cnnlib.dense_backward (the bias value does not enter the gradients)."""
     _, cache = dense_forward(p, U, np.zeros(U.shape[0]))
     return dense_backward(ds, cache)
 
 
 def check_dense_backward(my_dense_backward) -> Verdict:
-    """Exercise 1.1. ``my_dense_backward(ds, p, U) -> (dp, dU, dc)`` (notebook 01, eq. 1.2).
+    """Exercise 1.1. ``my_dense_backward(p, U, ds) -> (dp, dU, dc)`` (notebook 01, eq. 1.2).
 
     The forward pass is ``s = p @ U.T + c`` with p (N, K), U (M, K), c (M,); ``ds`` = ∂L/∂s
     is (N, M). The answer: dp (N, K) = ds U, dU (M, K) = dsᵀ p (summed over the batch),
@@ -56,7 +56,7 @@ def check_dense_backward(my_dense_backward) -> Verdict:
         U = rng.integers(-3, 4, size=(M, K)).astype(float)
         U[0, -1] = 5.0  # never symmetric
         ds = np.round(rng.standard_normal((N, M)), 2)
-        dp, dU, dc = _dense_reference(ds, p, U)
+        dp, dU, dc = _dense_reference(p, U, ds)
         hints = {
             "dU must have U's shape (M, K): dU = dsᵀ p (ds.T @ p), not pᵀ ds": (dp, dU.T, dc),
             "dc is the SUM of ds over the batch (any 1/N is already inside ds)": (dp, dU, ds.mean(axis=0)),
@@ -65,12 +65,12 @@ def check_dense_backward(my_dense_backward) -> Verdict:
         }
         if K == M:  # only a square U lets ds @ U.T through with the right shape
             hints["dp = ds U (ds @ U): row n of dp is Σ_i ds[n, i] U[i, :], no transpose of U"] = (ds @ U.T, dU, dc)
-        cases.append(Case(label, (ds, p, U), (dp, dU, dc), names=("dp", "dU", "dc"), hints=hints))
+        cases.append(Case(label, (p, U, ds), (dp, dU, dc), names=("dp", "dU", "dc"), hints=hints))
     return run_cases(
         "check_dense_backward",
         my_dense_backward,
         cases,
-        stub_hint="Fill in my_dense_backward(ds, p, U) so that it returns (dp, dU, dc).",
+        stub_hint="Fill in my_dense_backward(p, U, ds) so that it returns (dp, dU, dc).",
     )
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conv import conv2d_forward
+from ..conv import conv2d_forward, conv_output_size
 from ..convmatrix import conv2d_as_matrix
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, is_int, run_cases
 
 __all__ = ["check_conv_forward", "check_output_size", "check_conv_matrix"]
 
@@ -64,41 +64,35 @@ def check_conv_forward(my_conv_forward) -> Verdict:
 
 
 def check_output_size(my_output_size) -> Verdict:
-    """Exercise 2.2. ``my_output_size(H, K, P, S) -> int``: ``floor((H + 2P - K) / S) + 1`` (notebook 02, eq. 2.4)."""
-    grid = [
-        (5, 2, 0, 1),  # seed 000: 5×5 input, 2×2 kernel -> 4
-        (6, 3, 0, 1),  # seed 002: 6×6 input, 3×3 kernel -> 4
-        (3, 2, 0, 1),  # seed 001: 3×3 input, 2×2 kernel -> 2
+    """Exercise 2.2. ``my_output_size(H, K, S, P) -> int``: ``floor((H + 2P - K) / S) + 1`` (notebook 02, eq. 2.4)."""
+    grid = [  # (H, K, S, P)
+        (5, 2, 1, 0),  # seed 000: 5×5 input, 2×2 kernel -> 4
+        (6, 3, 1, 0),  # seed 002: 6×6 input, 3×3 kernel -> 4
+        (3, 2, 1, 0),  # seed 001: 3×3 input, 2×2 kernel -> 2
         (7, 3, 1, 1),  # 'same' padding
-        (7, 3, 0, 2),
-        (8, 3, 0, 2),  # (H - K) not a multiple of S: the floor matters
-        (28, 5, 2, 3),
-        (4, 4, 0, 1),  # kernel as large as the input
+        (7, 3, 2, 0),
+        (8, 3, 2, 0),  # (H - K) not a multiple of S: the floor matters
+        (28, 5, 3, 2),
+        (4, 4, 1, 0),  # kernel as large as the input
         (1, 3, 1, 1),
-        (10, 1, 0, 4),
+        (10, 1, 4, 0),
     ]
     cases = []
-    for H, K, P, S in grid:
-        expected = (H + 2 * P - K) // S + 1
+    for H, K, S, P in grid:
+        expected = conv_output_size(H, K, S, P)
         hints = {
             "use floor((H + 2P - K) / S) + 1: a window that would run past the padded edge is not used": (H + 2 * P - K)
             / S
             + 1,
             "the padding P is added on both sides, so the padded size is H + 2P": (H + P - K) // S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), expected, hints=hints, require=_is_int))
+        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}", (H, K, S, P), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,
         cases,
-        stub_hint="Fill in my_output_size(H, K, P, S) so that it returns an int.",
+        stub_hint="Fill in my_output_size(H, K, S, P) so that it returns an int.",
     )
-
-
-def _is_int(answer):
-    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
-        return None
-    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
 
 def check_conv_matrix(my_conv_matrix) -> Verdict:

@@ -27,7 +27,7 @@ def _rng():
     return np.random.default_rng(4004)
 
 
-def _maxpool_dA(A, dP, K, S):
+def _maxpool_dA(A, K, S, dP):
     """Reference: A (H, W), dP (Ho, Wo) -> dA (H, W) from cnnlib (notebook 04, eq. 4.2)."""
     _, cache = maxpool2d_forward(A[None, None], size=K, stride=S)
     return maxpool2d_backward(dP[None, None], cache)[0, 0]
@@ -40,7 +40,7 @@ def _windows(A, K, S):
             yield u, v, A[u * S : u * S + K, v * S : v * S + K]
 
 
-def _all_ties(A, dP, K, S):
+def _all_ties(A, K, S, dP):
     """The mistake of giving δP to every cell equal to the window's maximum."""
     dA = np.zeros_like(A)
     for u, v, win in _windows(A, K, S):
@@ -48,7 +48,7 @@ def _all_ties(A, dP, K, S):
     return dA
 
 
-def _last_tie(A, dP, K, S):
+def _last_tie(A, K, S, dP):
     """The mistake of letting the *last* maximum in row-major order win (``>=`` in the scan)."""
     dA = np.zeros_like(A)
     for u, v, win in _windows(A, K, S):
@@ -59,7 +59,7 @@ def _last_tie(A, dP, K, S):
     return dA
 
 
-def _overwrite(A, dP, K, S):
+def _overwrite(A, K, S, dP):
     """The mistake of writing ``dA[...] = dP[u, v]`` instead of adding (overlapping windows)."""
     dA = np.zeros_like(A)
     for u, v, win in _windows(A, K, S):
@@ -68,7 +68,7 @@ def _overwrite(A, dP, K, S):
     return dA
 
 
-def _spread(A, dP, K, S):
+def _spread(A, K, S, dP):
     """Average pooling's backward pass, i.e. δP/K² to every cell of the window."""
     dA = np.zeros_like(A)
     for u, v, _ in _windows(A, K, S):
@@ -77,7 +77,7 @@ def _spread(A, dP, K, S):
 
 
 def check_maxpool_backward(my_maxpool_backward) -> Verdict:
-    """Exercise 4.1. ``my_maxpool_backward(A, dP, K, S) -> dA`` for one 2-D map, no padding.
+    """Exercise 4.1. ``my_maxpool_backward(A, K, S, dP) -> dA`` for one 2-D map, no padding.
 
     A (H, W), dP (Ho, Wo) with ``Ho = (H - K) // S + 1`` (same for Wo); return dA (H, W):
     each ``dP[u, v]`` goes to the maximum of window (u, v) — the first one in row-major
@@ -103,20 +103,20 @@ def check_maxpool_backward(my_maxpool_backward) -> Verdict:
         dP[dP == 0] = 0.5
         hints = {
             "on a tie only the FIRST maximum in row-major order (smallest row, then column) gets δP; "
-            "yours gave it to every tied cell": _all_ties(A, dP, K, S),
+            "yours gave it to every tied cell": _all_ties(A, K, S, dP),
             "on a tie the FIRST maximum in row-major order wins; yours picked the last one (use a strict > "
-            "when scanning, or np.argmax, which returns the first)": _last_tie(A, dP, K, S),
+            "when scanning, or np.argmax, which returns the first)": _last_tie(A, K, S, dP),
             "overlapping windows: a cell that wins several windows receives the SUM of their δP "
-            "(dA[...] += dP[u, v], not =)": _overwrite(A, dP, K, S),
+            "(dA[...] += dP[u, v], not =)": _overwrite(A, K, S, dP),
             "this is average pooling's backward (δP / K² to every cell); max pooling sends δP to the "
-            "window's maximum only": _spread(A, dP, K, S),
+            "window's maximum only": _spread(A, K, S, dP),
         }
-        cases.append(Case(label, (A, dP, K, S), _maxpool_dA(A, dP, K, S), hints=hints))
+        cases.append(Case(label, (A, K, S, dP), _maxpool_dA(A, K, S, dP), hints=hints))
     return run_cases(
         "check_maxpool_backward",
         my_maxpool_backward,
         cases,
-        stub_hint="Fill in my_maxpool_backward(A, dP, K, S) so that it returns dA with the shape of A.",
+        stub_hint="Fill in my_maxpool_backward(A, K, S, dP) so that it returns dA with the shape of A.",
     )
 
 

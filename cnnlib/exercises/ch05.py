@@ -55,7 +55,7 @@ def _fresh(case_args):
 
 
 def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
-    """Exercise 5.1. ``my_sigmoid_deltas(dH, U, A) -> delta`` (notebook 05, eq. 5.2).
+    """Exercise 5.1. ``my_sigmoid_deltas(A, U, dH) -> delta`` (notebook 05, eq. 5.2).
 
     A sigmoid layer with outputs A (K,) feeds a dense layer with weights U (M, K) whose
     units have deltas dH = ∂E/∂(net input) (M,). Return the deltas of the sigmoid layer's
@@ -63,14 +63,14 @@ def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
     """
     rng = _rng()
     s = SEED000
-    specs = [("seed 000: two units, four sigmoids", s["dH"], s["U"], s["sigmoid"])]
+    specs = [("seed 000: two units, four sigmoids", s["sigmoid"], s["U"], s["dH"])]
     for label, M, K in [("three units, five sigmoids", 3, 5), ("one unit, three sigmoids", 1, 3)]:
         dH = np.round(rng.uniform(-0.5, 0.5, size=M), 3)
         U = np.round(rng.uniform(-1, 1, size=(M, K)), 2)
         A = np.round(rng.uniform(0.05, 0.95, size=K), 2)
-        specs.append((label, dH, U, A))
+        specs.append((label, A, U, dH))
     cases = []
-    for label, dH, U, A in specs:
+    for label, A, U, dH in specs:
         back = dH @ U  # (K,): Σ_m δH_m U[m, k]
         delta = back * A * (1 - A)
         hints = {
@@ -83,12 +83,12 @@ def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
             / 1e4,
             "keep full precision: your deltas are rounded to four decimals": np.round(delta, 4),
         }
-        cases.append(Case(label, _fresh((dH, U, A)), delta, hints=hints))
+        cases.append(Case(label, _fresh((A, U, dH)), delta, hints=hints))
     return run_cases(
         "check_sigmoid_deltas",
         my_sigmoid_deltas,
         cases,
-        stub_hint="Fill in my_sigmoid_deltas(dH, U, A) so that it returns the K deltas.",
+        stub_hint="Fill in my_sigmoid_deltas(A, U, dH) so that it returns the K deltas.",
     )
 
 
@@ -99,7 +99,7 @@ def _dW(o, d):
     return conv2d_backward(d[None, None], cache)[1][0, 0]
 
 
-def _dX(d, W):
+def _dX(W, d):
     """Reference: d (Ho, Wo), W (KH, KW) -> dX (Ho+KH-1, Wo+KW-1) from cnnlib.conv2d_backward."""
     H, Wd = d.shape[0] + W.shape[0] - 1, d.shape[1] + W.shape[1] - 1
     _, cache = conv2d_forward(np.zeros((1, 1, H, Wd)), W[None, None], np.zeros(1))
@@ -147,32 +147,32 @@ def check_kernel_gradient(my_kernel_gradient) -> Verdict:
 
 
 def check_input_gradient(my_input_gradient) -> Verdict:
-    """Exercise 5.3. ``my_input_gradient(d, W) -> dX`` (notebook 05, eq. 5.7).
+    """Exercise 5.3. ``my_input_gradient(W, d) -> dX`` (notebook 05, eq. 5.7).
 
-    d (Ho, Wo) = ∂E/∂x at the convolution's output, W (KH, KW) its kernel (stride 1, no
-    padding); return ∂E/∂o (Ho + KH - 1, Wo + KW - 1), the full convolution of d with W:
+    W (KH, KW) is the convolution's kernel (stride 1, no padding) and d (Ho, Wo) = ∂E/∂x
+    the gradient map at its output; return ∂E/∂o (Ho + KH - 1, Wo + KW - 1), the full convolution of d with W:
     ``dX[p, q] = sum_{m,n} d[p - m, q - n] * W[m, n]`` (terms outside d are 0).
     """
     rng = _rng()
     s = SEED000
     W_c = np.array([[-0.13, 0.12], [-0.54, 0.68]])  # notebook 05's kernel consistent with the seed's numbers
-    specs = [("seed 000's map with notebook 05's consistent kernel W_c", s["d"], W_c)]
+    specs = [("seed 000's map with notebook 05's consistent kernel W_c", W_c, s["d"])]
     for label, Ho, Wo, KH, KW in [("3×3 map, 3×3 kernel", 3, 3, 3, 3), ("non-square: 2×4 map, 3×2 kernel", 2, 4, 3, 2)]:
         d = np.round(rng.uniform(-1, 1, size=(Ho, Wo)), 2)
         W = np.round(rng.uniform(-1, 1, size=(KH, KW)), 2)
         W[0, 0] = 1.25  # never symmetric under a half-turn
-        specs.append((label, d, W))
+        specs.append((label, W, d))
     cases = []
-    for label, d, W in specs:
-        dX = _dX(d, W)
+    for label, W, d in specs:
+        dX = _dX(W, d)
         hints = {
             "the kernel must be rotated by 180° here: ∂E/∂o is the full CONVOLUTION of d with W "
-            "(convolve2d(d, W, 'full')); yours is the full cross-correlation": _dX(d, W[::-1, ::-1].copy()),
+            "(convolve2d(d, W, 'full')); yours is the full cross-correlation": _dX(W[::-1, ::-1].copy(), d),
         }
-        cases.append(Case(label, _fresh((d, W)), dX, hints=hints))
+        cases.append(Case(label, _fresh((W, d)), dX, hints=hints))
     return run_cases(
         "check_input_gradient",
         my_input_gradient,
         cases,
-        stub_hint="Fill in my_input_gradient(d, W) so that it returns dX with shape (Ho + KH - 1, Wo + KW - 1).",
+        stub_hint="Fill in my_input_gradient(W, d) so that it returns dX with shape (Ho + KH - 1, Wo + KW - 1).",
     )

@@ -1,7 +1,7 @@
 """Checkers for the exercises of notebook 06 (seed 002's network, end to end).
 
 * :func:`check_num_parameters` — exercise 6.1: the number of trainable parameters of a
-  seed-002-style network for other input sizes, kernels, paddings and strides;
+  seed-002-style network for other input sizes, kernels, strides and paddings;
 * :func:`check_seed002_grads` — exercise 6.2: all four parameter gradients of seed 002's
   network for one image (dW1, dB1, dW2, dB2);
 * :func:`check_batch_dW2` — exercise 6.3: dW2 and dB2 for a batch of M images in seed 002's
@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import relu_backward, relu_forward, sigmoid_forward
-from ..conv import conv2d_backward, conv2d_forward
+from ..conv import conv2d_backward, conv2d_forward, conv_output_size
 from ..dense import dense_backward, dense_forward, flatten_backward, flatten_forward
 from ..losses import binary_cross_entropy_with_logits
 from ..pool import maxpool2d_backward, maxpool2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, is_int, run_cases
 
 __all__ = [
     "check_num_parameters",
@@ -40,39 +40,33 @@ def _rng(offset: int = 0):
 # --------------------------------------------------------------------------- exercise 6.1
 
 
-def _num_parameters(H, K, P, S):
-    Ho = (H + 2 * P - K) // S + 1  # conv output side
+def _num_parameters(H, K, S, P):
+    Ho = conv_output_size(H, K, S, P)  # conv output side
     Hp = Ho // 2  # 2×2 max-pool, stride 2 (floor)
     return K * K + 1 + Hp * Hp + 1
 
 
-def _is_int(answer):
-    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
-        return None
-    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
-
-
 def check_num_parameters(my_num_parameters) -> Verdict:
-    """Exercise 6.1. ``my_num_parameters(H, K, P, S) -> int`` for seed 002's architecture.
+    """Exercise 6.1. ``my_num_parameters(H, K, S, P) -> int`` for seed 002's architecture.
 
-    An H×H one-channel image, one K×K filter with a bias (padding P, stride S), ReLU,
+    An H×H one-channel image, one K×K filter with a bias (stride S, padding P), ReLU,
     2×2 max-pooling with stride 2 (a leftover row or column is dropped), flatten, and one
     sigmoid neuron with a weight per flattened entry and a bias. Seed 002 (H=6, K=3,
-    P=0, S=1) has 15. Notebook 06, §6.1.
+    S=1, P=0) has 15. Notebook 06, §6.1.
     """
-    grid = [
-        (6, 3, 0, 1),  # seed 002 -> 15
+    grid = [  # (H, K, S, P)
+        (6, 3, 1, 0),  # seed 002 -> 15
         (6, 3, 1, 1),  # padding 1 (notebook 06, §6.8) -> 20
         (6, 3, 2, 2),  # stride 2 with padding 2 (§6.8) -> 15
-        (7, 3, 0, 1),  # 5×5 map: max-pool drops the last row and column
-        (28, 5, 0, 1),  # a 28×28 digit, 5×5 kernel
-        (28, 5, 2, 1),  # 'same' padding
-        (9, 2, 0, 3),
+        (7, 3, 1, 0),  # 5×5 map: max-pool drops the last row and column
+        (28, 5, 1, 0),  # a 28×28 digit, 5×5 kernel
+        (28, 5, 1, 2),  # 'same' padding
+        (9, 2, 3, 0),
     ]
     cases = []
-    for H, K, P, S in grid:
-        n = _num_parameters(H, K, P, S)
-        Ho = (H + 2 * P - K) // S + 1
+    for H, K, S, P in grid:
+        n = _num_parameters(H, K, S, P)
+        Ho = conv_output_size(H, K, S, P)
         hints = {
             "the two biases are missing: B1 (one per filter) and B2 (one per output neuron) are trained too": n - 2,
             "the dense layer sees the pooled map, not the convolution output: flatten P1 (after max-pooling)": K * K
@@ -85,12 +79,12 @@ def check_num_parameters(my_num_parameters) -> Verdict:
             + 1,
         }
         hints = {k: v for k, v in hints.items() if v != n}
-        cases.append(Case(f"H={H}, K={K}, P={P}, S={S}", (H, K, P, S), n, hints=hints, require=_is_int))
+        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}", (H, K, S, P), n, hints=hints, require=is_int))
     return run_cases(
         "check_num_parameters",
         my_num_parameters,
         cases,
-        stub_hint="Fill in my_num_parameters(H, K, P, S) so that it returns an int.",
+        stub_hint="Fill in my_num_parameters(H, K, S, P) so that it returns an int.",
     )
 
 
@@ -266,12 +260,12 @@ def check_batch_dW2(my_batch_dW2) -> Verdict:
 # --------------------------------------------------------------------------- exercise 6.4
 
 
-def _dW_ref(X, dZ, K, S, P):
+def _dW_ref(X, K, S, P, dZ):
     _, cache = conv2d_forward(X[None, None], np.zeros((1, 1, K, K)), np.zeros(1), stride=S, padding=P)
     return conv2d_backward(dZ[None, None], cache)[1][0, 0]
 
 
-def _dW_flipped(X, dZ, K, S, P):
+def _dW_flipped(X, K, S, P, dZ):
     """The dilated δ rotated by 180° (a true convolution)."""
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
@@ -280,7 +274,7 @@ def _dW_flipped(X, dZ, K, S, P):
     return conv2d_forward(Xp[None, None], d[::-1, ::-1].copy()[None, None], np.zeros(1))[0][0, 0]
 
 
-def _dW_no_stride(X, dZ, K, S, P):
+def _dW_no_stride(X, K, S, P, dZ):
     """Stride ignored: δ not spread out, correlated with the first rows and columns of the padded input."""
     Ho, Wo = dZ.shape
     Xp = np.pad(X, P)[: Ho + K - 1, : Wo + K - 1]
@@ -288,7 +282,7 @@ def _dW_no_stride(X, dZ, K, S, P):
 
 
 def check_conv_dW_strided(my_conv_dW) -> Verdict:
-    """Exercise 6.4. ``my_conv_dW(X, dZ, K, S, P) -> dW`` for one channel and one K×K filter.
+    """Exercise 6.4. ``my_conv_dW(X, K, S, P, dZ) -> dW`` for one channel and one K×K filter.
 
     Forward: ``Z[u, v] = sum_{i,j} W[i, j] * Xpad[u*S + i, v*S + j] + b`` with Xpad = X zero-padded
     by P on every side. X (H, W), dZ = δZ (Ho, Wo) with Ho = (H + 2P - K) // S + 1; return dW
@@ -307,25 +301,25 @@ def check_conv_dW_strided(my_conv_dW) -> Verdict:
     for label, H, Wd, K, S, P in specs:
         X = rng.integers(-3, 4, size=(H, Wd)).astype(float)
         X[0, 0] = 4.5
-        Ho, Wo = (H + 2 * P - K) // S + 1, (Wd + 2 * P - K) // S + 1
+        Ho, Wo = conv_output_size(H, K, S, P), conv_output_size(Wd, K, S, P)
         dZ = rng.integers(-3, 4, size=(Ho, Wo)).astype(float)
         dZ[0, -1] = 2.5  # never symmetric
-        dW = _dW_ref(X, dZ, K, S, P)
+        dW = _dW_ref(X, K, S, P, dZ)
         hints = {
             "this is a true convolution (δ rotated by 180°); the kernel gradient is a cross-correlation": _dW_flipped(
-                X, dZ, K, S, P
+                X, K, S, P, dZ
             ),
         }
         if S > 1:
             hints[
                 "the stride is missing: output (u, v) saw the input at (u·S + i, v·S + j), so spread δZ out "
                 f"with {S - 1} zero(s) between its entries before correlating"
-            ] = _dW_no_stride(X, dZ, K, S, P)
+            ] = _dW_no_stride(X, K, S, P, dZ)
         hints = {k: v for k, v in hints.items() if not np.allclose(v, dW)}
-        cases.append(Case(label, (X, dZ, K, S, P), dW, hints=hints))
+        cases.append(Case(label, (X, K, S, P, dZ), dW, hints=hints))
     return run_cases(
         "check_conv_dW_strided",
         my_conv_dW,
         cases,
-        stub_hint="Fill in my_conv_dW(X, dZ, K, S, P) so that it returns dW with shape (K, K).",
+        stub_hint="Fill in my_conv_dW(X, K, S, P, dZ) so that it returns dW with shape (K, K).",
     )

@@ -100,20 +100,20 @@ def check_conv_backward_channels(my_conv_backward) -> Verdict:
 # --------------------------------------------------------------------------- exercise 7.2
 
 
-def _terms(X, dZ, f, c, i, j):
+def _terms(X, f, c, i, j, dZ):
     Ho, Wo = dZ.shape[1:]
     return dZ[f] * X[c, i : i + Ho, j : j + Wo]  # (Ho, Wo)
 
 
-def _terms_or_none(X, dZ, f, c, i, j):
+def _terms_or_none(X, f, c, i, j, dZ):
     Ho, Wo = dZ.shape[1:]
     if i + Ho > X.shape[1] or j + Wo > X.shape[2]:
         return None
-    return _terms(X, dZ, f, c, i, j)
+    return _terms(X, f, c, i, j, dZ)
 
 
 def check_weight_sharing_terms(my_terms) -> Verdict:
-    """Exercise 7.2. ``my_terms(X, dZ, f, c, i, j) -> T`` with ``T[u, v] = dZ[f, u, v] * X[c, u+i, v+j]``.
+    """Exercise 7.2. ``my_terms(X, f, c, i, j, dZ) -> T`` with ``T[u, v] = dZ[f, u, v] * X[c, u+i, v+j]``.
 
     X (C, H, W), dZ (F, Ho, Wo) with stride 1 and no padding; T has dZ[f]'s shape (Ho, Wo) and
     ``T.sum()`` is the kernel gradient dW[f, c, i, j]: one term per position the shared weight
@@ -131,23 +131,23 @@ def check_weight_sharing_terms(my_terms) -> Verdict:
         dZ = rng.integers(-3, 4, size=(F, Ho, Wo)).astype(float)
         dZ[:, 0, 0] = 2.5
         f, c, i, j = idx
-        T = _terms(X, dZ, f, c, i, j)
+        T = _terms(X, f, c, i, j, dZ)
         hints = {
-            "every term uses the input at (u + i, v + j), shifted by the kernel offset": _terms(X, dZ, f, c, 0, 0),
+            "every term uses the input at (u + i, v + j), shifted by the kernel offset": _terms(X, f, c, 0, 0, dZ),
             "the offsets are swapped: row offset i goes with u, column offset j with v": _terms_or_none(
-                X, dZ, f, c, j, i
+                X, f, c, j, i, dZ
             ),
-            f"use input channel c = {c} (W[f, c] only ever touches channel c)": _terms(X, dZ, f, (c + 1) % C, i, j),
-            f"use filter f = {f}'s δ (dW[f] only collects δZ[f])": _terms(X, dZ, (f + 1) % F, c, i, j),
+            f"use input channel c = {c} (W[f, c] only ever touches channel c)": _terms(X, f, (c + 1) % C, i, j, dZ),
+            f"use filter f = {f}'s δ (dW[f] only collects δZ[f])": _terms(X, (f + 1) % F, c, i, j, dZ),
             "return the (Ho, Wo) array of terms, not their sum (the sum is dW[f, c, i, j] itself)": T.sum(),
         }
         hints = {k: v for k, v in hints.items() if v is not None and not np.allclose(v, T)}
-        cases.append(Case(label, (X, dZ, f, c, i, j), T, hints=hints))
+        cases.append(Case(label, (X, f, c, i, j, dZ), T, hints=hints))
     return run_cases(
         "check_weight_sharing_terms",
         my_terms,
         cases,
-        stub_hint="Fill in my_terms(X, dZ, f, c, i, j) so that it returns the (Ho, Wo) array of terms.",
+        stub_hint="Fill in my_terms(X, f, c, i, j, dZ) so that it returns the (Ho, Wo) array of terms.",
     )
 
 

@@ -16,13 +16,13 @@ raises because of your answer.
 
 from __future__ import annotations
 
-import copy
+import functools
 import numbers
 
 import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward, conv_output_size
-from ._checking import Case, Verdict, _describe, _verdict, run_cases
+from ._checking import Case, Verdict, describe, is_int, run_cases
 
 __all__ = ["check_output_size", "check_dilate", "check_strided_dX", "check_unread_rows", "unread_rows"]
 
@@ -32,12 +32,6 @@ def _rng():
 
 
 # --------------------------------------------------------------------------- 8.1 output size
-
-
-def _is_int(answer):
-    if isinstance(answer, int | np.integer) and not isinstance(answer, bool):
-        return None
-    return f"the answer should be an int, got {type(answer).__name__} {answer!r}: use // (floor division) or int()"
 
 
 def check_output_size(my_output_size) -> Verdict:
@@ -73,9 +67,7 @@ def check_output_size(my_output_size) -> Verdict:
             "round down, not up: a last window that would stick out past the padded edge is dropped": -(-n // S) + 1,
             "use floor division: the count of window positions is a whole number": n / S + 1,
         }
-        cases.append(
-            Case(f"H={H}, K={K}, S={S}, P={P}, D={D}", (H, K, S, P, D), expected, hints=hints, require=_is_int)
-        )
+        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}, D={D}", (H, K, S, P, D), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,
@@ -101,9 +93,9 @@ def _dilate(a, stride):
 
 
 def check_dilate(my_dilate) -> Verdict:
-    """Exercise 8.2. ``my_dilate(delta, stride) -> array`` (notebook 08, eq. 8.5).
+    """Exercise 8.2. ``my_dilate(stride, delta) -> array`` (notebook 08, eq. 8.5).
 
-    ``delta`` (h, w); ``stride`` an int or a pair (SH, SW). Return the
+    ``stride`` an int or a pair (SH, SW); ``delta`` (h, w). Return the
     (SH(h-1)+1, SW(w-1)+1) array with ``delta[u, v]`` at ``(u*SH, v*SW)`` and zeros
     everywhere else.
     """
@@ -134,12 +126,12 @@ def check_dilate(my_dilate) -> Verdict:
             hints["the first stride is for the rows (axis 0), the second for the columns (axis 1)"] = _dilate(
                 delta, (sw, sh)
             )
-        cases.append(Case(label, (delta, stride), expected, hints=hints))
+        cases.append(Case(label, (stride, delta), expected, hints=hints))
     return run_cases(
         "check_dilate",
         my_dilate,
         cases,
-        stub_hint="Fill in my_dilate(delta, stride) so that it returns the dilated array.",
+        stub_hint="Fill in my_dilate(stride, delta) so that it returns the dilated array.",
     )
 
 
@@ -166,10 +158,10 @@ def _embed(a, shape):
 
 
 def check_strided_dX(my_strided_dX) -> Verdict:
-    """Exercise 8.3. ``my_strided_dX(W, dZ, input_shape, stride) -> dX`` (notebook 08, eq. 8.6).
+    """Exercise 8.3. ``my_strided_dX(W, input_shape, stride, dZ) -> dX`` (notebook 08, eq. 8.6).
 
-    One channel, no padding, no dilation: W (K, K), dZ (H_out, W_out), input_shape
-    (H, W_in), stride an int. Return dX with shape ``input_shape``: the full convolution
+    One channel, no padding, no dilation: W (K, K), input_shape (H, W_in), stride an
+    int, dZ (H_out, W_out). Return dX with shape ``input_shape``: the full convolution
     of the dilated dZ with W, and zeros for the input rows and columns the stride never
     reached.
     """
@@ -204,12 +196,12 @@ def check_strided_dX(my_strided_dX) -> Verdict:
                 f"the full convolution covers only {full.shape[0]}×{full.shape[1]} cells; the input's remaining rows "
                 f"and columns were never read by any window and get zero gradient: add them (§8.6)"
             ] = full
-        cases.append(Case(label, (W, dZ, input_shape, S), dX, hints=hints))
+        cases.append(Case(label, (W, input_shape, S, dZ), dX, hints=hints))
     return run_cases(
         "check_strided_dX",
         my_strided_dX,
         cases,
-        stub_hint="Fill in my_strided_dX(W, dZ, input_shape, stride) so that it returns dX with shape input_shape.",
+        stub_hint="Fill in my_strided_dX(W, input_shape, stride, dZ) so that it returns dX with shape input_shape.",
     )
 
 
@@ -234,11 +226,11 @@ def _as_rows(answer) -> tuple[list[int] | None, str | None]:
     if isinstance(answer, numbers.Integral) and not isinstance(answer, bool):
         return None, f"return a list of row indices (e.g. [{answer}]), got the single int {answer!r}"
     if isinstance(answer, str | bytes) or not hasattr(answer, "__iter__"):
-        return None, f"return a list of row indices (ints), got {_describe(answer)}"
+        return None, f"return a list of row indices (ints), got {describe(answer)}"
     rows = []
     for x in answer:
         if isinstance(x, bool) or not isinstance(x, numbers.Integral | float | np.floating):
-            return None, f"return a list of row indices (ints), but it contains {_describe(x)}"
+            return None, f"return a list of row indices (ints), but it contains {describe(x)}"
         if float(x) != int(x):
             return None, f"row indices are whole numbers, got {x!r}"
         rows.append(int(x))
@@ -261,12 +253,6 @@ def check_unread_rows(my_unread_rows) -> Verdict:
     reads — equivalently, the rows whose gradient is zero for every W and δ. Any order;
     an empty list when every row is read.
     """
-    title = "check_unread_rows"
-    if not callable(my_unread_rows):
-        got = _describe(my_unread_rows)
-        return _verdict(
-            False, f"{title}: pass your function itself (e.g. check_unread_rows(my_unread_rows)), got {got}."
-        )
     grid = [  # (H, K, S, P, D)
         (6, 3, 2, 0, 1),  # [5]: the floor drops the last window
         (7, 3, 2, 0, 1),  # []: the windows fit exactly
@@ -277,51 +263,50 @@ def check_unread_rows(my_unread_rows) -> Verdict:
         (10, 2, 3, 0, 1),  # [2, 5, 8, 9]: gaps between windows, and the end
         (11, 3, 4, 2, 2),  # [1, 3, 5, 7, 9]
     ]
-    for k, (H, K, S, P, D) in enumerate(grid, start=1):
-        label = f"H={H}, K={K}, S={S}, P={P}, D={D}"
-        failed = f"{title}: ✗ case {k} ({label}): "
-        try:
-            answer = my_unread_rows(*copy.deepcopy((H, K, S, P, D)))
-        except Exception as exc:  # report the reader's error, never re-raise
-            return _verdict(False, failed + f"your function raised {type(exc).__name__}: {exc}")
-        if answer is None:
-            if k == 1:
-                return _verdict(
-                    False,
-                    f"{title}: not attempted yet — your function returned None. "
-                    f"Fill in my_unread_rows(H, K, S, P, D) so that it returns a list of row indices.",
-                )
-            return _verdict(False, failed + "your function returned None")
-        rows, problem = _as_rows(answer)
-        if problem is not None:
-            return _verdict(False, failed + problem)
-        expected = unread_rows(H, K, S, P, D)
-        if rows == expected:
-            continue
-        Ho = conv_output_size(H, K, S, P, D)
-        read_padded = sorted({u * S + i * D for u in range(Ho) for i in range(K)})
-        unread_padded = [x for x in range(H + 2 * P) if x not in read_padded]
-        parts = []
-        missing = [x for x in expected if x not in rows]
-        extra = [x for x in rows if x not in expected]
-        if missing:
-            parts.append(f"row(s) {missing} are never read but missing from your list")
-        if extra:
-            outside = [x for x in extra if not 0 <= x < H]
-            if outside:
-                parts.append(f"row(s) {outside} do not exist: X has rows 0 to {H - 1}")
-            inside = [x for x in extra if 0 <= x < H]
-            if inside:
-                parts.append(f"row {inside[0]} is read: " + _reader(inside[0], K, S, P, D, Ho))
-        msg = failed + "; ".join(parts) + f". Expected {expected}."
-        last = read_padded[-1] - P  # the last row of X that a window reads
-        hint = None
-        if P and rows in (unread_padded, [x for x in unread_padded if P <= x < P + H]):
-            hint = f"give the rows in X's own numbering: padded row x is row x − P of X (here P = {P})"
-        elif any(x < last for x in expected) and rows == [x for x in expected if x > last]:
-            hint = "rows inside the input can be skipped too, when the windows' reads do not interlock (§8.6)"
-        if hint:
-            msg += f"\n  Hint: {hint}"
-        msg += f"\n  (The windows read padded rows {read_padded}.)"
-        return _verdict(False, msg)
-    return _verdict(True, f"{title}: ✓ all {len(grid)} cases passed.")
+    cases = []
+    for args in grid:
+        H, K, S, P, D = args
+        expected = unread_rows(*args)
+        judge = functools.partial(_rows_problem, args, expected)
+        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}, D={D}", args, expected, judge=judge))
+    return run_cases(
+        "check_unread_rows",
+        my_unread_rows,
+        cases,
+        stub_hint="Fill in my_unread_rows(H, K, S, P, D) so that it returns a list of row indices.",
+    )
+
+
+def _rows_problem(args, expected, answer) -> str | None:
+    """A ``Case.judge``: None if ``answer`` lists the ``expected`` unread rows, else what is wrong and a hint."""
+    H, K, S, P, D = args
+    rows, problem = _as_rows(answer)
+    if problem is not None:
+        return problem
+    if rows == expected:
+        return None
+    Ho = conv_output_size(H, K, S, P, D)
+    read_padded = sorted({u * S + i * D for u in range(Ho) for i in range(K)})
+    unread_padded = [x for x in range(H + 2 * P) if x not in read_padded]
+    parts = []
+    missing = [x for x in expected if x not in rows]
+    extra = [x for x in rows if x not in expected]
+    if missing:
+        parts.append(f"row(s) {missing} are never read but missing from your list")
+    if extra:
+        outside = [x for x in extra if not 0 <= x < H]
+        if outside:
+            parts.append(f"row(s) {outside} do not exist: X has rows 0 to {H - 1}")
+        inside = [x for x in extra if 0 <= x < H]
+        if inside:
+            parts.append(f"row {inside[0]} is read: " + _reader(inside[0], K, S, P, D, Ho))
+    msg = "; ".join(parts) + f". Expected {expected}."
+    last = read_padded[-1] - P  # the last row of X that a window reads
+    hint = None
+    if P and rows in (unread_padded, [x for x in unread_padded if P <= x < P + H]):
+        hint = f"give the rows in X's own numbering: padded row x is row x − P of X (here P = {P})"
+    elif any(x < last for x in expected) and rows == [x for x in expected if x > last]:
+        hint = "rows inside the input can be skipped too, when the windows' reads do not interlock (§8.6)"
+    if hint:
+        msg += f"\n  Hint: {hint}"
+    return msg + f"\n  (The windows read padded rows {read_padded}.)"

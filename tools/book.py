@@ -1,25 +1,27 @@
 #!/usr/bin/env python3
-"""Keep the repository URL, the Colab/Binder links and the README's chapter table in step.
+"""The book's repository chores in one place: keep everything that derives from the repository in step.
 
 The single source of truth is ``[project.urls] Repository`` in ``pyproject.toml``
-(``https://github.com/OWNER/REPO``). From it this script rewrites:
+(``https://github.com/OWNER/REPO``) together with the notebooks that exist. Three jobs:
 
-* in ``README.md`` and in every notebook's cells: ``git+https://github.com/...`` install
-  URLs, ``git clone https://github.com/...`` commands, Colab links
-  (``colab.research.google.com/github/OWNER/REPO/blob/...``) and Binder links
-  (``mybinder.org/v2/gh/OWNER/REPO/...``);
-* the first code cell of every notebook: the Colab-only install cell, exactly as the book
-  prescribes (see ``colab_setup_cell``), tagged ``nbval-ignore-output``;
-* the generated blocks of ``README.md``: the badges at the top (``<!-- badges:begin -->`` ...
-  ``<!-- badges:end -->``) and the chapter table (``<!-- chapters:begin -->`` ...
-  ``<!-- chapters:end -->``), one row per chapter notebook that exists in ``notebooks/``.
+* **repository URL and badges** — in ``README.md`` and in every notebook's cells:
+  ``git+https://github.com/...`` install URLs, ``git clone https://github.com/...`` commands,
+  Colab links (``colab.research.google.com/github/OWNER/REPO/blob/...``) and Binder links
+  (``mybinder.org/v2/gh/OWNER/REPO/...``), and the badges at the top of the README
+  (``<!-- badges:begin -->`` ... ``<!-- badges:end -->``);
+* **Colab cells** — the first code cell of every notebook is the Colab-only install cell,
+  :data:`COLAB_SETUP_CELL` (the one template, also used by the tests), tagged
+  ``nbval-ignore-output``;
+* **chapter table** — the README's ``<!-- chapters:begin -->`` ... ``<!-- chapters:end -->``
+  block, one row per chapter notebook that exists in ``notebooks/``.
 
 Usage::
 
-    python tools/sync_repo_url.py            # rewrite the files in place
-    python tools/sync_repo_url.py --check    # change nothing; list what is stale, exit 1 if anything is
+    python tools/book.py                # sync: rewrite the files in place
+    python tools/book.py --check        # check: change nothing; list what is stale, exit 1 if anything is
+    python tools/book.py --print-cell   # print the Colab setup cell
 
-It also reports (and cannot fix) a notebook without a Colab setup cell, and a Colab or
+Both jobs also report (and cannot fix) a notebook without a Colab setup cell, and a Colab or
 Binder link to a notebook that does not exist.
 """
 
@@ -73,17 +75,22 @@ SUMMARIES = {
 _SEG = r"[A-Za-z0-9_.-]+"  # one path segment of a GitHub owner or repository name
 
 
+# ---------------------------------------------------------------------------- the Colab setup cell
+COLAB_SETUP_CELL = """\
+# On Google Colab only: install cnnlib from the book's repository without touching Colab's packages.
+import subprocess, sys
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "git+{url}"], check=True)"""
+"""The first code cell of every notebook (it prints nothing off Colab); ``{url}`` is the repository URL."""
+
+
 def colab_setup_cell(repo_url: str) -> str:
-    """The exact first code cell of every notebook (it prints nothing off Colab)."""
-    return (
-        "# On Google Colab only: install cnnlib from the book's repository without touching Colab's packages.\n"
-        "import subprocess, sys\n"
-        'if "google.colab" in sys.modules:\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",\n'
-        f'                    "git+{repo_url}"], check=True)'
-    )
+    """The exact first code cell of every notebook, installing from ``repo_url``."""
+    return COLAB_SETUP_CELL.format(url=repo_url)
 
 
+# ---------------------------------------------------------------------------- the repository URL
 def repository_url(root: Path = ROOT) -> str:
     """``[project.urls] Repository`` from pyproject.toml, validated as ``https://github.com/OWNER/REPO``."""
     with open(root / "pyproject.toml", "rb") as fh:
@@ -91,9 +98,9 @@ def repository_url(root: Path = ROOT) -> str:
     try:
         url = meta["project"]["urls"]["Repository"]
     except KeyError:
-        raise SystemExit("sync_repo_url: pyproject.toml has no [project.urls] Repository entry") from None
+        raise SystemExit("book: pyproject.toml has no [project.urls] Repository entry") from None
     if not re.fullmatch(rf"https://github\.com/{_SEG}/{_SEG}", url) or url.endswith(".git"):
-        raise SystemExit(f"sync_repo_url: Repository must look like https://github.com/OWNER/REPO, got {url!r}")
+        raise SystemExit(f"book: Repository must look like https://github.com/OWNER/REPO, got {url!r}")
     return url
 
 
@@ -101,7 +108,7 @@ def owner_repo(url: str) -> str:
     return url.removeprefix("https://github.com/")
 
 
-# ---------------------------------------------------------------------------- URL rewriting
+# ---------------------------------------------------------------------------- URL rewriting and link checks
 def _url_rules(url: str) -> list[tuple[re.Pattern[str], str]]:
     slug = owner_repo(url)
     return [
@@ -151,7 +158,7 @@ def check_link_targets(text: str, root: Path, where: str, report: Report) -> Non
             report.errors.append(f"{where}: Binder link to a missing file: {unquote(m.group(1))}")
 
 
-# ---------------------------------------------------------------------------- notebooks
+# ---------------------------------------------------------------------------- notebooks: URLs and the Colab cell
 def list_notebooks(root: Path = ROOT) -> list[Path]:
     """Every notebook under notebooks/ (solutions included), sorted, checkpoints excluded."""
     nb_dir = root / NOTEBOOKS_DIR
@@ -196,7 +203,7 @@ def sync_notebook(path: Path, root: Path, url: str, report: Report) -> None:
     code_cells = [c for c in cells if c.get("cell_type") == "code"]
     if not code_cells or COLAB_MARKER not in _source(code_cells[0]):
         report.errors.append(
-            f"{where}: the first code cell must be the Colab setup cell (python tools/sync_repo_url.py prints it"
+            f"{where}: the first code cell must be the Colab setup cell (python tools/book.py prints it"
             " with --print-cell)"
         )
     else:
@@ -236,7 +243,7 @@ def notebook_title(path: Path) -> str:
     return stem.replace("_", " ").capitalize()
 
 
-# ---------------------------------------------------------------------------- README table
+# ---------------------------------------------------------------------------- README: badges and chapter table
 def colab_url(url: str, relpath: str) -> str:
     return f"https://colab.research.google.com/github/{owner_repo(url)}/blob/{BRANCH}/{relpath}"
 
@@ -337,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in report.stale + report.errors:
             print(line)
         if report.stale:
-            print(f"{len(report.stale)} stale item(s): run `python tools/sync_repo_url.py` (or `make sync`) to fix.")
+            print(f"{len(report.stale)} stale item(s): run `python tools/book.py` (or `make sync`) to fix.")
         return 1 if (report.stale or report.errors) else 0
 
     for path, text in report.new_text.items():
