@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnnlib
+from cnnlib import seeds
 
 # --------------------------------------------------------------------------- seed 000
 
@@ -342,3 +343,29 @@ def test_seed003_one_based_reader_rejects_index_zero():
     with pytest.raises(IndexError):
         OneBased(np.arange(3.0))[(0,)]
     assert OneBased(np.arange(3.0))[(3,)] == 2.0
+
+
+def test_seed002_network_module_matches_the_functional_chain():
+    """cnnlib.seeds.seed002_network (used by the explorer and the checkers) = the chain above, value for value."""
+    params = seed002_network(seed=5)
+    X = np.random.default_rng(5).uniform(0, 1, (1, 1, 6, 6))
+    for Y in (0, 1):
+        L, grads, _, (A2, dZ2) = seed002_loss_and_grads(params, X, np.array([[float(Y)]]))
+        out = seeds.seed002_network(X[0, 0], params["W1"][0, 0], params["B1"][0], params["W2"][0], params["B2"][0], Y)
+        assert np.isclose(out["L"], L, rtol=1e-12) and np.isclose(out["A2"], A2[0, 0], rtol=1e-12)
+        assert np.isclose(out["dZ2"], dZ2[0, 0], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(out["dW1"], grads["W1"][0, 0], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(out["dW2"], grads["W2"][0], rtol=1e-10, atol=1e-14)
+        assert np.isclose(out["dB1"], grads["B1"][0], rtol=1e-10, atol=1e-14)
+        assert np.isclose(out["dB2"], grads["B2"][0], rtol=1e-10, atol=1e-14)
+        for (r, c), p in zip(out["winners"], out["P1"].ravel()):  # each window's winner holds its maximum
+            assert out["A1"][r, c] == p
+
+
+def test_seed002_network_module_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"^seed002_network: X must have 36 entries"):
+        seeds.seed002_network(np.zeros((5, 5)), np.zeros((3, 3)), 0.0, np.zeros(4), 0.0)
+    with pytest.raises(ValueError, match=r"^seed002_network: Y must be 0 or 1"):
+        seeds.seed002_network(np.zeros((6, 6)), np.zeros((3, 3)), 0.0, np.zeros(4), 0.0, Y=2)
+    out = seeds.seed002_network(np.zeros((6, 6)), np.zeros((3, 3)), 0.0, np.zeros(4), 0.0)
+    assert "L" not in out and out["A2"] == 0.5

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import relu_backward, relu_forward, sigmoid_forward
 from ..conv import conv2d_backward, conv2d_forward, conv_output_size
-from ..dense import dense_backward, dense_forward, flatten_backward, flatten_forward
-from ..losses import binary_cross_entropy_with_logits
-from ..pool import maxpool2d_backward, maxpool2d_forward
+from ..seeds import seed002_network
 from ._checking import Case, Verdict, is_int, run_cases
 
 __all__ = [
@@ -96,48 +93,32 @@ def seed002_forward(X, W1, B1, W2, B2):
 
     X (6, 6) → Z1 = X ⋆ W1 + B1 (4, 4) → A1 = ReLU(Z1) → P1 = max-pool 2×2 (2, 2) → F (4,)
     → Z2 = F·W2 + B2 → A2 = σ(Z2). W1 (3, 3), W2 (4, 1) as in the seed, B1 and B2 numbers.
+    The network is ``cnnlib.seeds.seed002_network``, the one the chapter's explorer draws.
     """
-    X, W1, W2 = (np.asarray(a, dtype=np.float64) for a in (X, W1, W2))
-    Z1, _ = conv2d_forward(X[None, None], W1[None, None], np.array([float(B1)]))  # (1, 1, 4, 4)
-    A1, _ = relu_forward(Z1)  # (1, 1, 4, 4)
-    P1, _ = maxpool2d_forward(A1, size=2, stride=2)  # (1, 1, 2, 2)
-    F, _ = flatten_forward(P1)  # (1, 4)
-    Z2, _ = dense_forward(F, W2.reshape(1, -1), np.array([float(B2)]))  # (1, 1)
-    A2, _ = sigmoid_forward(Z2)  # (1, 1)
-    return {
-        "Z1": Z1[0, 0],
-        "A1": A1[0, 0],
-        "P1": P1[0, 0],
-        "F": F[0],
-        "Z2": float(Z2[0, 0]),
-        "A2": float(A2[0, 0]),
-    }
+    return seed002_network(X, W1, B1, W2, B2)
+
+
+def _correlate(X, K):
+    """X ⋆ K, a stride-1 cross-correlation of two 2-D arrays (eq. 3.2's dW1 = X ⋆ δZ1)."""
+    return conv2d_forward(X[None, None], K[None, None], np.zeros(1))[0][0, 0]
 
 
 def _seed002_grads(X, W1, B1, W2, B2, Y, *, variant=None):
     """Reference gradients (dW1 (3,3), dB1, dW2 (4,1), dB2); ``variant`` makes a typical mistake on purpose."""
-    Z1, c1 = conv2d_forward(X[None, None], W1[None, None], np.array([float(B1)]))  # (1, 1, 4, 4)
-    A1, c2 = relu_forward(Z1)
-    P1, c3 = maxpool2d_forward(A1, size=2, stride=2)
-    F, c4 = flatten_forward(P1)  # (1, 4)
-    Z2, c5 = dense_forward(F, W2.reshape(1, -1), np.array([float(B2)]))  # (1, 1)
-    A2, _ = sigmoid_forward(Z2)
-    _, dZ2 = binary_cross_entropy_with_logits(Z2, np.array([[float(Y)]]))  # A2 - Y
-    if variant == "sigmoid twice":
-        dZ2 = dZ2 * A2 * (1 - A2)
-    dF, dU, dc = dense_backward(dZ2, c5)
-    dP1 = flatten_backward(dF, c4)
-    if variant == "pool to all":
-        dA1 = np.kron(dP1, np.ones((1, 1, 2, 2)))
-    else:
-        dA1 = maxpool2d_backward(dP1, c3)
-    dZ1 = dA1 if variant == "no relu mask" else relu_backward(dA1, c2)
-    _, dW1, dB1 = conv2d_backward(dZ1, c1)
-    dW1 = dW1[0, 0]
-    if variant == "convolve":
-        dW1 = conv2d_forward(X[None, None], dZ1[:, :, ::-1, ::-1].copy(), np.zeros(1))[0][0, 0]
-    dB1 = float(dB1[0]) / (16 if variant == "mean" else 1)
-    return dW1, dB1, dU.reshape(W2.shape), float(dc[0])
+    g = seed002_network(X, W1, B1, W2, B2, Y)
+    dW1, dB1, dW2, dB2 = g["dW1"], g["dB1"], g["dW2"].reshape(np.shape(W2)), g["dB2"]
+    if variant == "sigmoid twice":  # δZ2 multiplied by σ'(Z2) once more: every gradient is linear in δZ2
+        k = g["A2"] * (1 - g["A2"])
+        return dW1 * k, dB1 * k, dW2 * k, dB2 * k
+    if variant == "convolve":  # the kernel flipped: a true convolution instead of eq. 3.2's correlation
+        dW1 = _correlate(X, g["dZ1"][::-1, ::-1].copy())
+    elif variant in ("no relu mask", "pool to all"):
+        dA1 = np.kron(g["dP1"], np.ones((2, 2))) if variant == "pool to all" else g["dA1"]  # (4, 4)
+        dZ1 = dA1 * (g["Z1"] > 0) if variant == "pool to all" else dA1  # (4, 4)
+        dW1, dB1 = _correlate(X, dZ1), float(dZ1.sum())
+    elif variant == "mean":
+        dB1 = dB1 / 16
+    return dW1, dB1, dW2, dB2
 
 
 def _seed002_case(rng, dead_windows):
