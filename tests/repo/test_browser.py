@@ -1,7 +1,7 @@
 """The explorers in a real browser: JupyterLab + Debian's Chromium, driven by playwright.
 
 Starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, a temporary root
-holding a copy of ``tests/data/explorers.ipynb``), opens the notebook in
+holding a copy of ``tests/repo/data/explorers.ipynb``), opens the notebook in
 ``/usr/bin/chromium`` through the Python ``playwright`` package (never
 ``playwright install``), runs all cells from the Run menu, waits for the explorers'
 pictures, focuses a slider and presses ArrowRight, and checks that the picture changed
@@ -32,8 +32,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "data" / "explorers.ipynb"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "repo" / "data" / "explorers.ipynb"
 SHOTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

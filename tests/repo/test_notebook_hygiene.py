@@ -28,7 +28,7 @@ import nbformat
 import pytest
 from _tools import load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 BOOK = load_tool("book")
 
@@ -123,7 +123,7 @@ def check_setup_cell(nb, expected: str | None = None) -> list[str]:
     problems = []
     if cell.source.rstrip() != expected.rstrip():
         problems.append(
-            f"cell {k}: the first code cell is not the Colab setup cell (see tests/test_notebook_hygiene.py)"
+            f"cell {k}: the first code cell is not the Colab setup cell (see tests/repo/test_notebook_hygiene.py)"
         )
     if IGNORE_TAG not in _tags(cell):
         problems.append(f"cell {k}: the Colab setup cell must be tagged {IGNORE_TAG}")

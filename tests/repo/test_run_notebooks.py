@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 from _tools import load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "run_notebooks.py"
 
 run_notebooks = load_tool("run_notebooks")

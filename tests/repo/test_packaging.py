@@ -29,7 +29,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK_TOOL = ROOT / "tools" / "book.py"
 
 # conda-forge names that differ from the PyPI names (none so far; add pairs here when needed).
