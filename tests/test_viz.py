@@ -788,12 +788,6 @@ def test_figures_fit_a_column_have_a_white_background_and_do_not_leak(name):
     finally:
         plt.close(fig)
     assert plt.get_fignums() == before
-    # offscreen: pyplot never sees the figure
-    with viz.offscreen():
-        fig = call()
-    assert plt.get_fignums() == before
-    assert isinstance(fig, viz.BookFigure)
-    assert viz.render_png(viz.freeze_layout(fig))[:4] == b"\x89PNG"
 
 
 def test_no_label_overlaps_in_the_route_figures():
@@ -821,20 +815,19 @@ def test_inputs_are_never_modified():
     for a in arrays.values():
         a.flags.writeable = False
     copies = {k: v.copy() for k, v in arrays.items()}
-    with viz.offscreen():
+    before = set(plt.get_fignums())
+    try:
         ax = viz.heatmap(arrays["X"], highlight=[(0, 0)])
         viz.update_heatmap(ax, arrays["X"])
         viz.heatmap_grid(arrays["X"])
         viz.maxpool_routes(arrays["dZ"], arrays["W"])
-        viz.conv_dW_route(
-            arrays["X"],
-            arrays["dZ"],
-            (2, 2),
-            (1, 1),
-        )
+        viz.conv_dW_route(arrays["X"], arrays["dZ"], (2, 2), (1, 1))
         viz.conv_dX_route(arrays["W"], arrays["dZ"], (5, 5), (2, 2))
         viz.conv_matrix_figure(arrays["W"], (5, 5), padding=1)
         viz.gradient_flow([("X", arrays["X"], arrays["X"])], [])
+    finally:
+        for num_ in set(plt.get_fignums()) - before:
+            plt.close(num_)
     for k in arrays:
         np.testing.assert_array_equal(arrays[k], copies[k])
 
@@ -863,8 +856,6 @@ def test_format_number_and_render_png_errors():
     assert viz.format_number(1.23e-5, None) == "1.2e" + MINUS + "05"
     with pytest.raises(TypeError, match="^render_png: fig must be a matplotlib Figure"):
         viz.render_png("fig")
-    with pytest.raises(TypeError, match="^freeze_layout: fig must be a matplotlib Figure"):
-        viz.freeze_layout(None)
 
 
 def test_import_cnnlib_does_not_load_viz():

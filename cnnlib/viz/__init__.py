@@ -20,19 +20,16 @@ Conventions shared by every figure:
 Figures are created with ``matplotlib.pyplot`` so that a notebook shows them at
 the end of the cell — exactly once, also when the call is the cell's last
 expression (see ``BookFigure``). Call ``plt.close(fig)`` when you are done with a
-figure outside a notebook, or build figures inside ``with viz.offscreen():`` to keep
-them out of pyplot entirely (for widgets that push PNG bytes made with
-``render_png``; ``freeze_layout`` makes re-rendering cheaper).
+figure outside a notebook; ``render_png`` turns a figure into PNG bytes (for widgets).
 
 Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
 ``conv_dX_route``, ``conv_dW_terms``, ``conv_dX_terms``, ``conv_matrix_figure``,
-``render_png``, ``freeze_layout``, ``offscreen``, ``format_number``, ``BookFigure``.
+``render_png``, ``format_number``, ``BookFigure``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import math
@@ -46,9 +43,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib import patheffects
-from matplotlib._pylab_helpers import Gcf
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, FancyArrowPatch, Patch, Rectangle
@@ -86,9 +81,7 @@ __all__ = [
     "RouteSum",
     "conv_matrix_figure",
     "render_png",
-    "freeze_layout",
     "BookFigure",
-    "offscreen",
     "format_number",
     "SEQUENTIAL_CMAP",
     "DIVERGING_CMAP",
@@ -100,44 +93,19 @@ __all__ = [
 _CELL_MAX = 0.55  # inches per heatmap cell
 _CELL_MIN = 0.26
 _ANNOTATE_MAX = 16  # arrays larger than this along an axis are drawn without numbers
-_OFFSCREEN = False
 
 
-@contextlib.contextmanager
-def offscreen():
-    """Inside this block, figures are plain ``Figure`` objects that pyplot never sees.
-
-    They are not shown automatically by a notebook and never need ``plt.close``;
-    render them with ``render_png(fig)``. Used by ``cnnlib.widgets``.
-    """
-    global _OFFSCREEN
-    previous = _OFFSCREEN
-    _OFFSCREEN = True
-    try:
-        yield
-    finally:
-        _OFFSCREEN = previous
-
-
-def _shown_by_inline_backend(fig: Figure) -> bool:
-    """True when pyplot manages ``fig`` under the notebook's inline backend (it shows the figure at cell end)."""
-    if "inline" not in str(matplotlib.get_backend()).lower():
-        return False
-    return any(m.canvas.figure is fig for m in Gcf.get_all_fig_managers())
-
-
-def _display_png(fig: Figure) -> None:
+def _display_once(fig: Figure) -> None:
+    """Show ``fig`` as a PNG now and release it from pyplot under the inline backend."""
     from IPython.display import display
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
     display({"image/png": buf.getvalue(), "text/plain": f"<Figure size {fig.get_size_inches()} in>"}, raw=True)
-
-
-def _display_once(fig: Figure) -> None:
-    _display_png(fig)
-    if _shown_by_inline_backend(fig):
-        plt.close(fig)  # shown now: the inline backend must not show it again at the end of the cell
+    if "inline" in str(matplotlib.get_backend()).lower():
+        # shown now: the inline backend must not show it again at the end of the cell
+        # (``plt.close`` leaves a figure pyplot does not manage alone)
+        plt.close(fig)
 
 
 class BookFigure(Figure):
@@ -164,11 +132,7 @@ class _BookAxes(Axes):
 
 def _new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
     size = (float(min(max(width, 1.0), MAX_WIDTH + 0.5)), float(max(height, 0.8)))
-    if _OFFSCREEN:
-        fig = BookFigure(figsize=size, layout=layout)
-        FigureCanvasAgg(fig)
-    else:
-        fig = plt.figure(figsize=size, layout=layout, FigureClass=BookFigure)
+    fig = plt.figure(figsize=size, layout=layout, FigureClass=BookFigure)
     fig.patch.set_facecolor("white")
     fig.patch.set_alpha(1.0)
     return fig
@@ -183,14 +147,13 @@ def _styled(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        before = {id(m.canvas.figure) for m in Gcf.get_all_fig_managers()}
+        before = set(plt.get_fignums())
         try:
             with matplotlib.rc_context(RC):
                 return func(*args, **kwargs)
         except Exception:
-            for m in Gcf.get_all_fig_managers():
-                if id(m.canvas.figure) not in before:
-                    plt.close(m.canvas.figure)
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
             raise
 
     return wrapper
@@ -206,20 +169,6 @@ def render_png(fig: Figure, *, dpi: float = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
-
-
-def freeze_layout(fig: Figure) -> Figure:
-    """Lay the figure out once, then keep every position fixed (for widgets).
-
-    Constrained layout re-measures every label on each draw; after ``freeze_layout``
-    redraws skip that pass, which roughly halves the time to re-render a figure whose
-    numbers change but whose labels keep their size. Returns ``fig``.
-    """
-    if not isinstance(fig, Figure):
-        raise TypeError(f"freeze_layout: fig must be a matplotlib Figure, got {type(fig).__name__}")
-    fig.canvas.draw()
-    fig.set_layout_engine("none")
-    return fig
 
 
 # --------------------------------------------------------------------------- numbers
