@@ -144,6 +144,10 @@ def _stage_style(panels: list[np.ndarray], gradient: bool) -> _StageStyle:
 def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
     """A strip of pipeline stages, left to right: values on top, their gradient δ below.
 
+    Chapter 01's picture of the chain rule (w → z → a → L), and the base of ``seed002_flow``
+    and ``seed003_flow``; no equation of its own: each δ is the product of the local
+    derivatives to its right.
+
     ``stages`` is a list of ``(name, value, grad)`` or ``(name, value, grad, grad_name)``
     (``grad`` may be ``None``); ``ops`` names the ``len(stages) - 1`` operations, written
     on the arrows between stages (forward arrows in the value row, backward arrows in
@@ -439,7 +443,11 @@ def _seed003_stages(values, grads, fn):
 
 
 def seed002_flow(values, grads=None, *, title="Seed 002: forward values and backward gradients"):
-    """Gradient-flow strip for seed 002's network (notebook 06).
+    """Gradient-flow strip for seed 002's network (chapter 06).
+
+    Each δ is one step of the chain: δZ2 = A2 − Y (chapter 01, eq. 1.8), the max-pool
+    routing of chapter 04 (eq. 4.2) and the ReLU mask (eq. 4.6), the convolution's
+    gradients of chapter 03 (eqs. 3.1–3.3).
 
     ``values`` holds the forward intermediates ``X, Z1, A1, P1, F, Z2, A2, L`` (any
     shapes ``gradient_flow`` accepts, e.g. NCHW with N = 1) and optionally the label ``Y``
@@ -455,7 +463,9 @@ def seed002_flow(values, grads=None, *, title="Seed 002: forward values and back
 
 
 def seed003_flow(values, grads=None, *, title="Seed 003: forward values and backward gradients"):
-    """Gradient-flow strip for seed 003's network, X → Z → A → P → p → s → ŷ → L (notebook 07).
+    """Gradient-flow strip for seed 003's network, X → Z → A → P → p → s → ŷ → L (chapter 07).
+
+    The convolution's δs are chapter 07's eqs. (1)–(3); ``δs = ŷ − y`` is chapter 01's eq. 1.5.
 
     ``values`` holds ``X, Z, A, P, p, s`` and ``yhat`` (or ``'ŷ'``), optionally the one-hot
     label ``y`` and the loss ``L``. Gradients come from ``grads`` (keys ``'Z'`` or ``'dZ'``)

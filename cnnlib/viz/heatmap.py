@@ -404,6 +404,9 @@ def heatmap(
 ):
     """Annotated heatmap of a small 2-D array; returns the ``Axes``.
 
+    The book's picture of every array, from seed 000's input (chapter 00) and the window of
+    eq. 2.1 (chapter 02) to the dilated δ of eq. 8.5 (chapter 08).
+
     Parameters
     ----------
     data : array (H, W); a 1-D array is drawn as one row, (1, 1, H, W) is squeezed.
@@ -473,7 +476,8 @@ def update_heatmap(ax, data, *, vmin=None, vmax=None, highlight=None, rects=None
     from ``vmin``/``vmax``, else from the original call), cell labels and their
     black/white colour are updated; ``highlight``/``rects`` replace the previous
     overlays when given (pass ``[]`` to clear); ``fmt`` replaces the cell format. Nothing
-    is re-created, so this is cheap enough for a slider callback. Returns ``ax``.
+    is re-created, so this is cheap enough for a slider callback (chapter 10's im2col
+    explorer, eq. 10.1). Returns ``ax``.
     """
     panel = heatmap_of(ax)
     if panel is None:
@@ -505,6 +509,8 @@ def heatmap_grid(
 ):
     """A grid of annotated heatmaps for (F, C, KH, KW) kernels or (N, C, H, W) feature maps.
 
+    E.g. chapter 07's kernels ``W[f, c]`` and their gradients (eq. (2)), chapter 02's
+    multi-channel convolution (eq. 2.3), chapter 09's kernels during training.
     Row r, column c shows ``arrays[r, c]``; a 3-D (C, H, W) array is one row, a 2-D
     array a single panel. A long single row or column (more than 4 panels, e.g. eight
     (8, 1, 3, 3) kernels) wraps into a compact block, each panel titled with its index.

@@ -23,6 +23,9 @@ __all__ = ["conv_matrix_figure"]
 def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annotate=None):
     """Seed 001's picture: the tied, mostly-zero weight matrix M with ``vec(Z) = M @ vec(X)``.
 
+    Chapter 02's eq. 2.5 (M's entries are copies of the kernel's) and chapter 03's eq. 3.4
+    (``vec(Z) = M vec(X) + b 1``); chapter 08 draws it with a stride.
+
     Left: the kernel, each entry in its own colour; right: M (rows: output positions
     Z[u,v]; columns: input cells X[r,c]), each weight coloured by the kernel entry it
     copies and blank where M is structurally zero. A legend names the colours.

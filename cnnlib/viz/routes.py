@@ -83,7 +83,7 @@ def _pool_windows(A: np.ndarray, size, stride):
 
 @styled
 def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
-    """Max-pool backward as routes: each δ of P goes to the winning cell of its window (notebook 04).
+    """Max-pool backward as routes: each δ of P goes to the winning cell of its window (chapter 04, eq. 4.2).
 
     Each winning cell of A (first maximum in row-major order, from ``maxpool2d_forward``)
     gets its own colour. Left: ``A`` with the winners outlined (and, for disjoint
@@ -215,7 +215,9 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     the upstream gradient δZ; right: dW with the chosen entry outlined. When at most
     10 products are non-zero, each X cell and its δ partner share a colour. The sum is
     written out under the figure (terms with δ = 0 left out) and ends with the value of
-    ``conv2d_backward``'s dW entry. Arguments as in ``conv_dW_terms``. Returns the ``Figure``.
+    ``conv2d_backward``'s dW entry: chapter 03's eq. 3.2 (stride 1), chapter 08's eq. 8.3
+    (stride, padding, dilation), chapter 07's eq. (2) (channels). Arguments as in
+    ``conv_dW_terms``. Returns the ``Figure``.
     """
     fn = "conv_dW_route"
     rs = dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
@@ -279,8 +281,10 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     the original indices i, j) and δZ[f] dilated by the stride and zero-padded, with the
     window that lands on ``dX[x, y]`` outlined; matching colours pair each kernel entry with
     the δ it multiplies (``u*S + i*D = x + P``). Right: dX with the entry outlined. The
-    sum is written out under the figure and ends with ``conv2d_backward``'s value.
-    Arguments as in ``conv_dX_terms``. Returns the ``Figure``.
+    sum is written out under the figure and ends with ``conv2d_backward``'s value: chapter
+    03's eq. 3.3 (stride 1), chapter 08's eqs. 8.4 and 8.6 (the δ dilated by the stride, eq.
+    8.5), chapter 07's eq. (3) (filters summed). Arguments as in ``conv_dX_terms``.
+    Returns the ``Figure``.
     """
     fn = "conv_dX_route"
     rs = dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation)
