@@ -27,7 +27,8 @@ figure's state in registries of their modules, keyed weakly by the Axes or Figur
 Modules: ``heatmap`` (``heatmap``, ``update_heatmap``, ``heatmap_grid``), ``flow``
 (gradient-flow strips), ``routes`` (route pictures), ``matrix`` (convolution as a
 matrix); ``_figure`` (figure creation) and ``_style`` (the colour language shared with
-``cnnlib.widgets``) are private to the package.
+``cnnlib.widgets``) are private to the package. The attribute ``cnnlib.viz.heatmap`` is
+the function; the module's names import as ``from cnnlib.viz.heatmap import ...``.
 
 Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
