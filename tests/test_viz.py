@@ -20,6 +20,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 import cnnlib  # noqa: E402
 import cnnlib.viz as viz  # noqa: E402
+from cnnlib.viz.heatmap import heatmap_of  # noqa: E402
+from cnnlib.viz.routes import pool_routes  # noqa: E402
 
 MINUS = "\u2212"
 
@@ -78,7 +80,7 @@ def assert_cells_show(ax, data):
 
 
 def heatmap_axes(fig):
-    return [ax for ax in fig.axes if hasattr(ax, "_cnnlib_heatmap")]
+    return [ax for ax in fig.axes if heatmap_of(ax) is not None]
 
 
 def gids(ax, gid):
@@ -491,7 +493,7 @@ def test_maxpool_routes_route_exactly_what_maxpool2d_backward_routes(size, strid
         assert_cells_show(ax_P, dP)
         assert_cells_show(ax_A, A)
         # the routes drawn: each dP cell goes to the first maximum of its window ...
-        routes = fig._cnnlib_routes
+        routes = pool_routes(fig)
         winners = reference_winners(A, size, stride)
         assert {src: dst for src, dst, _ in routes} == winners
         # ... and accumulating the routed values gives maxpool2d_backward exactly
@@ -788,12 +790,6 @@ def test_figures_fit_a_column_have_a_white_background_and_do_not_leak(name):
     finally:
         plt.close(fig)
     assert plt.get_fignums() == before
-    # offscreen: pyplot never sees the figure
-    with viz.offscreen():
-        fig = call()
-    assert plt.get_fignums() == before
-    assert isinstance(fig, viz.BookFigure)
-    assert viz.render_png(viz.freeze_layout(fig))[:4] == b"\x89PNG"
 
 
 def test_no_label_overlaps_in_the_route_figures():
@@ -821,20 +817,19 @@ def test_inputs_are_never_modified():
     for a in arrays.values():
         a.flags.writeable = False
     copies = {k: v.copy() for k, v in arrays.items()}
-    with viz.offscreen():
+    before = set(plt.get_fignums())
+    try:
         ax = viz.heatmap(arrays["X"], highlight=[(0, 0)])
         viz.update_heatmap(ax, arrays["X"])
         viz.heatmap_grid(arrays["X"])
         viz.maxpool_routes(arrays["dZ"], arrays["W"])
-        viz.conv_dW_route(
-            arrays["X"],
-            arrays["dZ"],
-            (2, 2),
-            (1, 1),
-        )
+        viz.conv_dW_route(arrays["X"], arrays["dZ"], (2, 2), (1, 1))
         viz.conv_dX_route(arrays["W"], arrays["dZ"], (5, 5), (2, 2))
         viz.conv_matrix_figure(arrays["W"], (5, 5), padding=1)
         viz.gradient_flow([("X", arrays["X"], arrays["X"])], [])
+    finally:
+        for num_ in set(plt.get_fignums()) - before:
+            plt.close(num_)
     for k in arrays:
         np.testing.assert_array_equal(arrays[k], copies[k])
 
@@ -863,8 +858,41 @@ def test_format_number_and_render_png_errors():
     assert viz.format_number(1.23e-5, None) == "1.2e" + MINUS + "05"
     with pytest.raises(TypeError, match="^render_png: fig must be a matplotlib Figure"):
         viz.render_png("fig")
-    with pytest.raises(TypeError, match="^freeze_layout: fig must be a matplotlib Figure"):
-        viz.freeze_layout(None)
+
+
+def test_update_flow_rejects_other_figures_and_dicts_for_generic_strips():
+    fig = viz.gradient_flow([("a", 1.5, -2.0), ("b", np.arange(3.0), None)], ["double"])
+    other, _ = plt.subplots()
+    try:
+        with pytest.raises(TypeError, match="^update_flow: fig must be a figure made by"):
+            viz.update_flow(other, [])
+        with pytest.raises(TypeError, match="^update_flow: a dict of values only works"):
+            viz.update_flow(fig, {"a": 1.0})
+        with pytest.raises(ValueError, match="^update_flow: stages must have the figure's names"):
+            viz.update_flow(fig, [("a", 1.0, 1.0)])
+    finally:
+        plt.close(fig)
+        plt.close(other)
+
+
+def test_closed_figures_are_not_kept_alive_by_the_redraw_state():
+    """The registries behind update_heatmap / update_flow / pool_routes hold figures weakly."""
+    import gc
+    import weakref
+
+    values, grads = seed002_pipeline()
+    figs = [
+        viz.heatmap(O, highlight=[(0, 0)]).figure,
+        viz.seed002_flow(values, grads),
+        viz.maxpool_routes(O[:4, :4], D[:2, :2]),
+        viz.conv_dX_route(np.ones((2, 2)), D, (5, 5), (1, 2)),
+    ]
+    refs = [weakref.ref(f) for f in figs]
+    for f in figs:
+        plt.close(f)
+    del figs, f
+    gc.collect()
+    assert [r() for r in refs] == [None] * len(refs)
 
 
 def test_import_cnnlib_does_not_load_viz():

@@ -1,0 +1,97 @@
+"""Figure creation shared by every ``cnnlib.viz`` figure: the figure and Axes classes a
+notebook shows exactly once, the sizing rule, the rc wrapper and PNG rendering.
+
+Only public matplotlib API is used to learn which figures pyplot manages
+(``plt.get_fignums``, ``plt.close``).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ._style import MAX_WIDTH, RC
+
+__all__ = ["BookAxes", "BookFigure", "new_figure", "render_png", "styled"]
+
+
+def _display_once(fig: Figure) -> None:
+    """Show ``fig`` as a PNG now and release it from pyplot under the inline backend."""
+    from IPython.display import display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
+    display({"image/png": buf.getvalue(), "text/plain": f"<Figure size {fig.get_size_inches()} in>"}, raw=True)
+    if "inline" in str(matplotlib.get_backend()).lower():
+        # shown now: the inline backend must not show it again at the end of the cell
+        # (``plt.close`` leaves a figure pyplot does not manage alone)
+        plt.close(fig)
+
+
+class BookFigure(Figure):
+    """A ``Figure`` that a notebook shows exactly once.
+
+    With the inline backend, pyplot shows every new figure at the end of the cell, and
+    a figure returned as the cell's last expression would be shown a second time by
+    IPython. Displaying a ``BookFigure`` shows it as a PNG and releases it from pyplot,
+    so the end-of-cell pass skips it; the ``Figure`` object stays usable.
+    """
+
+    def _ipython_display_(self):
+        _display_once(self)
+
+
+class BookAxes(Axes):
+    """The Axes ``heatmap`` creates: displays its figure (once), never ``<Axes: ...>`` text."""
+
+    name = "cnnlib_heatmap"
+
+    def _ipython_display_(self):
+        _display_once(self.figure)
+
+
+def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> BookFigure:
+    """A white pyplot ``BookFigure`` of about ``width`` x ``height`` inches, clipped to a notebook column."""
+    size = (float(min(max(width, 1.0), MAX_WIDTH + 0.5)), float(max(height, 0.8)))
+    fig = plt.figure(figsize=size, layout=layout, FigureClass=BookFigure)
+    fig.patch.set_facecolor("white")
+    fig.patch.set_alpha(1.0)
+    return fig
+
+
+def styled(func):
+    """Run a public drawing function under the book's rc settings (restored afterwards).
+
+    If the function fails half-way, the figures it had already created are closed, so a
+    bad argument never leaves a stray figure behind.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        before = set(plt.get_fignums())
+        try:
+            with matplotlib.rc_context(RC):
+                return func(*args, **kwargs)
+        except Exception:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+            raise
+
+    return wrapper
+
+
+def render_png(fig: Figure, *, dpi: float = 100) -> bytes:
+    """The figure as PNG bytes (white background), e.g. for an ``ipywidgets.Image``.
+
+    Does not close or otherwise change the figure.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"render_png: fig must be a matplotlib Figure, got {type(fig).__name__}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return buf.getvalue()
