@@ -20,8 +20,6 @@ __all__ = [
     "pair",
     "positive_pair",
     "nonnegative_pair",
-    "positive_int",
-    "nonnegative_int",
     "pad_hw",
     "check_cache",
     "as_2d",
@@ -94,11 +92,6 @@ def positive_pair(fn: str, name: str, v) -> tuple[int, int]:
 def nonnegative_pair(fn: str, name: str, v) -> tuple[int, int]:
     """An int or (h, w) pair of ints, each >= 0 (padding), as (h, w)."""
     return pair(fn, name, v, minimum=0)
-
-
-# Older names of the two functions above, still imported by cnnlib.viz.
-positive_int = positive_pair
-nonnegative_int = nonnegative_pair
 
 
 def check_upstream(fn: str, name: str, grad, shape: tuple) -> np.ndarray:

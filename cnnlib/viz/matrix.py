@@ -10,7 +10,7 @@ from matplotlib import colors as mcolors
 from matplotlib.patches import Patch
 
 from .._format import Formatter
-from .._validate import as_array, int_tuple, nonnegative_int, positive_int
+from .._validate import as_array, int_tuple, nonnegative_pair, positive_pair
 from ..conv import conv_output_size
 from ._figure import new_figure, styled
 from ._style import GRID, INK, MAX_WIDTH, MUTED, ROUTE_COLORS, text_color
@@ -98,9 +98,9 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     Wo = conv_output_size(
         hw[1],
         KW,
-        positive_int(fn, "stride", stride)[1],
-        nonnegative_int(fn, "padding", padding)[1],
-        positive_int(fn, "dilation", dilation)[1],
+        positive_pair(fn, "stride", stride)[1],
+        nonnegative_pair(fn, "padding", padding)[1],
+        positive_pair(fn, "dilation", dilation)[1],
     )
     axs[0].set_xticks(range(KW))
     axs[0].set_yticks(range(KH))

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch
 
 from .._format import Formatter, auto_decimals, factor
-from .._validate import as_2d, positive_int
+from .._validate import as_2d, positive_pair
 from ..pool import maxpool2d_backward, maxpool2d_forward
 from ..routes import dW_route, dX_route
 from ._figure import new_figure, styled
@@ -101,8 +101,8 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
     A2 = as_2d(fn, "A", A)
     dP2 = as_2d(fn, "dP", dP)
     S_in = size if stride is None else stride
-    KH, KW = positive_int(fn, "size", size)
-    SH, SW = positive_int(fn, "stride", S_in)
+    KH, KW = positive_pair(fn, "size", size)
+    SH, SW = positive_pair(fn, "stride", S_in)
     H, W = A2.shape
     if KH > H or KW > W:
         raise ValueError(f"{fn}: the {KH}x{KW} window does not fit A of shape {A2.shape}")
