@@ -29,6 +29,9 @@ from matplotlib.figure import Figure  # noqa: E402
 import cnnlib  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib._format import cell_label  # noqa: E402
+from cnnlib.widgets import conv_forward, pool_backward  # noqa: E402
+from cnnlib.widgets._controls import pattern  # noqa: E402
+from cnnlib.widgets._raster import Font, text_origin  # noqa: E402
 
 EXPLORERS = {
     "conv_forward": W.conv_forward_explorer,
@@ -460,8 +463,8 @@ def _text_box(ex, needle):
     """(left, right) pixel extent of the first text of the picture containing ``needle``."""
     for s, x, y, size, _color, bold, ha in ex.frame.all_texts():
         if needle in s:
-            font = W._Font.get(size, bold)
-            left, _ = W._text_origin(font, s, x, y, ha)
+            font = Font.get(size, bold)
+            left, _ = text_origin(font, s, x, y, ha)
             return left, left + font.width(s)
     raise AssertionError(f"no text with {needle!r}")
 
@@ -513,9 +516,9 @@ def test_pipeline_pixel_editing_and_patterns():
             assert ex.controls["pixel value"].value == pytest.approx(ex.state["X"][r, c])
             probe.set("pixel value", 1.7)
             assert ex.state["X"][r, c] == pytest.approx(1.7)
-    for pattern in W.PATTERNS:
-        probe.set("pattern", pattern)
-        np.testing.assert_array_equal(ex.state["X"], W._pattern(pattern, 6, 6))
+    for name in W.PATTERNS:
+        probe.set("pattern", name)
+        np.testing.assert_array_equal(ex.state["X"], pattern(name, 6, 6))
     # the label flips the sign of δZ2 = ŷ − y
     probe.set("y", 0)
     assert ex.state["dZ2"] > 0
@@ -619,7 +622,7 @@ def test_callback_failure_is_shown_not_raised(monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(cnnlib.conv, "conv2d_forward", boom)
+    monkeypatch.setattr(conv_forward, "conv2d_forward", boom)
     ex.controls["position"].value = 1  # must not raise
     assert isinstance(ex.last_exception, RuntimeError)
     assert "simulated failure" in ex.message.value and "Traceback" not in ex.message.value
@@ -634,7 +637,7 @@ def test_cnnlib_value_errors_are_shown_with_their_message(monkeypatch):
     def refuse(*args, **kwargs):
         raise ValueError("maxpool2d_forward: simulated refusal")
 
-    monkeypatch.setattr(cnnlib.pool, "maxpool2d_forward", refuse)
+    monkeypatch.setattr(pool_backward, "maxpool2d_forward", refuse)
     ex.controls["window"].value = 1
     assert ex.last_exception is None
     assert ex.error == "maxpool2d_forward: simulated refusal"
