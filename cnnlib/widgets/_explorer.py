@@ -11,8 +11,9 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .._format import factor, readout_number
 from .._validate import as_2d
+from ..viz._style import INK
 from ._controls import widgets
-from ._raster import DPI, ERR, GAP, INK, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
+from ._raster import DPI, ERR, GAP, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
 
 # --------------------------------------------------------------------------- arguments
 

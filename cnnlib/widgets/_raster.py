@@ -22,7 +22,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch
 
 from .._format import cell_label
-from ..viz._style import DIVERGING_CMAP, ROUTE_COLORS, SEQUENTIAL_CMAP, relative_luminance
+from ..viz._style import DIVERGING_CMAP, INK, ROUTE_COLORS, SEQUENTIAL_CMAP, relative_luminance
 
 DPI = 100
 
@@ -34,7 +34,6 @@ CMAPS = {"grad": DIVERGING_CMAP, "value": SEQUENTIAL_CMAP}
 
 GAP = np.array([205, 205, 205], np.uint8)  # lines between cells
 _PAD_RGB = np.array([236, 236, 236], np.uint8)  # zero-padding cells
-INK = "#222222"
 GREY = "#8a8a8a"
 HI = "#111111"  # the current cell / window
 ROUTE = ROUTE_COLORS[0]  # cells on a route

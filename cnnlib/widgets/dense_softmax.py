@@ -7,10 +7,10 @@ import numpy as np
 from .._format import cell_label, readout_number
 from ..dense import dense_backward, dense_forward
 from ..losses import softmax, softmax_cross_entropy
-from ..viz._style import SEQUENTIAL_CMAP
+from ..viz._style import INK, SEQUENTIAL_CMAP
 from ._controls import GridEditor, float_slider, label, require_widgets, widgets
 from ._explorer import Explorer, sized_2d
-from ._raster import CMAPS, GREY, HI, INK, Font, Panel, colormap
+from ._raster import CMAPS, GREY, HI, Font, Panel, colormap
 
 __all__ = ["dense_softmax_explorer"]
 

@@ -6,9 +6,10 @@ import numpy as np
 
 from .._format import readout_number
 from ..seeds import seed002_network
+from ..viz._style import INK
 from ._controls import GridEditor, PatternPicker, float_slider, int_slider, label, pattern, require_widgets, widgets
 from ._explorer import Explorer, op_arrow, sized_2d
-from ._raster import GREY, HI, INK, ROUTE, Font, Panel
+from ._raster import GREY, HI, ROUTE, Font, Panel
 
 __all__ = ["pipeline_explorer"]
 
