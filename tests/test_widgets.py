@@ -12,6 +12,8 @@ Runs with just numpy, matplotlib, ipywidgets (7.7 or 8.x), pytest and hypothesis
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 import cnnlib  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib._format import cell_label  # noqa: E402
-from cnnlib.widgets import conv_forward, pool_backward  # noqa: E402
+from cnnlib.widgets import channels, conv_backward, conv_forward, pool_backward  # noqa: E402
 from cnnlib.widgets._controls import pattern  # noqa: E402
 from cnnlib.widgets._raster import Font, text_origin  # noqa: E402
 
@@ -426,6 +428,60 @@ def test_conv_backward_dilated_upstream_panel_routes_the_dX_entry():
     ex.controls["stride"].value = 1
     assert "dZ_dilated" not in ex.frame_arrays
     np.testing.assert_array_equal(ex.state["dZ_dilated"], ex.state["dZ"])
+
+
+def counting(monkeypatch, module, names):
+    """Count the calls of ``module``'s functions ``names`` (as the module looks them up) in a Counter."""
+    calls = collections.Counter()
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for name in names:
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    return calls
+
+
+def test_conv_backward_computes_the_backward_pass_and_the_route_once_per_move(monkeypatch):
+    ex = W.conv_backward_explorer()
+    calls = counting(monkeypatch, conv_backward, ("conv2d_backward", "dW_route", "dX_route"))
+    # a route that computed its own gradient would run a second backward pass inside cnnlib.routes
+    calls_in_routes = counting(monkeypatch, cnnlib.routes, ("conv2d_backward",))
+    for control, value, route in [
+        ("row", 1, "dW_route"),
+        ("column", 2, "dW_route"),
+        ("explain", "dX", "dX_route"),
+        ("row", 3, "dX_route"),
+        ("stride", 2, "dX_route"),
+        ("dZ[0,1]", 0.75, "dX_route"),
+    ]:
+        calls.clear()
+        ex.controls[control].value = value
+        assert ex.last_exception is None and ex.error is None
+        assert calls == {"conv2d_backward": 1, route: 1}, (control, calls)
+        assert not calls_in_routes, (control, calls_in_routes)
+
+
+def test_channels_computes_the_backward_pass_and_the_route_once_per_move(monkeypatch):
+    ex = W.channels_explorer()
+    calls = counting(monkeypatch, channels, ("conv2d_backward", "dW_route", "dX_route"))
+    calls_in_routes = counting(monkeypatch, cnnlib.routes, ("conv2d_backward",))
+    for control, value, route in [
+        ("column", 2, "dW_route"),
+        ("filter", 1, "dW_route"),
+        ("explain", "dX", "dX_route"),
+        ("row", 4, "dX_route"),
+        ("dZ", "all ones", "dX_route"),
+    ]:
+        calls.clear()
+        ex.controls[control].value = value
+        assert ex.last_exception is None and ex.error is None
+        assert calls == {"conv2d_backward": 1, route: 1}, (control, calls)
+        assert not calls_in_routes, (control, calls_in_routes)
 
 
 def test_conv_backward_keeps_typed_upstream_values_across_shape_changes():
