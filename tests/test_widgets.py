@@ -12,6 +12,8 @@ Runs with just numpy, matplotlib, ipywidgets (7.7 or 8.x), pytest and hypothesis
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,9 @@ from matplotlib.figure import Figure  # noqa: E402
 import cnnlib  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib._format import cell_label  # noqa: E402
+from cnnlib.widgets import channels, conv_backward, conv_forward, pool_backward  # noqa: E402
+from cnnlib.widgets._controls import pattern  # noqa: E402
+from cnnlib.widgets._raster import Font, text_origin  # noqa: E402
 
 EXPLORERS = {
     "conv_forward": W.conv_forward_explorer,
@@ -425,6 +430,60 @@ def test_conv_backward_dilated_upstream_panel_routes_the_dX_entry():
     np.testing.assert_array_equal(ex.state["dZ_dilated"], ex.state["dZ"])
 
 
+def counting(monkeypatch, module, names):
+    """Count the calls of ``module``'s functions ``names`` (as the module looks them up) in a Counter."""
+    calls = collections.Counter()
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for name in names:
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    return calls
+
+
+def test_conv_backward_computes_the_backward_pass_and_the_route_once_per_move(monkeypatch):
+    ex = W.conv_backward_explorer()
+    calls = counting(monkeypatch, conv_backward, ("conv2d_backward", "dW_route", "dX_route"))
+    # a route that computed its own gradient would run a second backward pass inside cnnlib.routes
+    calls_in_routes = counting(monkeypatch, cnnlib.routes, ("conv2d_backward",))
+    for control, value, route in [
+        ("row", 1, "dW_route"),
+        ("column", 2, "dW_route"),
+        ("explain", "dX", "dX_route"),
+        ("row", 3, "dX_route"),
+        ("stride", 2, "dX_route"),
+        ("dZ[0,1]", 0.75, "dX_route"),
+    ]:
+        calls.clear()
+        ex.controls[control].value = value
+        assert ex.last_exception is None and ex.error is None
+        assert calls == {"conv2d_backward": 1, route: 1}, (control, calls)
+        assert not calls_in_routes, (control, calls_in_routes)
+
+
+def test_channels_computes_the_backward_pass_and_the_route_once_per_move(monkeypatch):
+    ex = W.channels_explorer()
+    calls = counting(monkeypatch, channels, ("conv2d_backward", "dW_route", "dX_route"))
+    calls_in_routes = counting(monkeypatch, cnnlib.routes, ("conv2d_backward",))
+    for control, value, route in [
+        ("column", 2, "dW_route"),
+        ("filter", 1, "dW_route"),
+        ("explain", "dX", "dX_route"),
+        ("row", 4, "dX_route"),
+        ("dZ", "all ones", "dX_route"),
+    ]:
+        calls.clear()
+        ex.controls[control].value = value
+        assert ex.last_exception is None and ex.error is None
+        assert calls == {"conv2d_backward": 1, route: 1}, (control, calls)
+        assert not calls_in_routes, (control, calls_in_routes)
+
+
 def test_conv_backward_keeps_typed_upstream_values_across_shape_changes():
     ex = W.conv_backward_explorer()
     ex.controls["dZ[1,1]"].value = 7.5
@@ -460,8 +519,8 @@ def _text_box(ex, needle):
     """(left, right) pixel extent of the first text of the picture containing ``needle``."""
     for s, x, y, size, _color, bold, ha in ex.frame.all_texts():
         if needle in s:
-            font = W._Font.get(size, bold)
-            left, _ = W._text_origin(font, s, x, y, ha)
+            font = Font.get(size, bold)
+            left, _ = text_origin(font, s, x, y, ha)
             return left, left + font.width(s)
     raise AssertionError(f"no text with {needle!r}")
 
@@ -513,9 +572,9 @@ def test_pipeline_pixel_editing_and_patterns():
             assert ex.controls["pixel value"].value == pytest.approx(ex.state["X"][r, c])
             probe.set("pixel value", 1.7)
             assert ex.state["X"][r, c] == pytest.approx(1.7)
-    for pattern in W.PATTERNS:
-        probe.set("pattern", pattern)
-        np.testing.assert_array_equal(ex.state["X"], W._pattern(pattern, 6, 6))
+    for name in W.PATTERNS:
+        probe.set("pattern", name)
+        np.testing.assert_array_equal(ex.state["X"], pattern(name, 6, 6))
     # the label flips the sign of δZ2 = ŷ − y
     probe.set("y", 0)
     assert ex.state["dZ2"] > 0
@@ -619,7 +678,7 @@ def test_callback_failure_is_shown_not_raised(monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(cnnlib.conv, "conv2d_forward", boom)
+    monkeypatch.setattr(conv_forward, "conv2d_forward", boom)
     ex.controls["position"].value = 1  # must not raise
     assert isinstance(ex.last_exception, RuntimeError)
     assert "simulated failure" in ex.message.value and "Traceback" not in ex.message.value
@@ -634,7 +693,7 @@ def test_cnnlib_value_errors_are_shown_with_their_message(monkeypatch):
     def refuse(*args, **kwargs):
         raise ValueError("maxpool2d_forward: simulated refusal")
 
-    monkeypatch.setattr(cnnlib.pool, "maxpool2d_forward", refuse)
+    monkeypatch.setattr(pool_backward, "maxpool2d_forward", refuse)
     ex.controls["window"].value = 1
     assert ex.last_exception is None
     assert ex.error == "maxpool2d_forward: simulated refusal"

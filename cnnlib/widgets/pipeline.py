@@ -1,0 +1,257 @@
+"""The explorer of seed 002's whole network, every value and gradient (notebook 06)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._format import readout_number
+from ..seeds import seed002_network
+from ..viz._style import INK
+from ._controls import GridEditor, PatternPicker, float_slider, int_slider, label, pattern, require_widgets, widgets
+from ._explorer import Explorer, op_arrow, sized_2d
+from ._raster import GREY, HI, ROUTE, Font, Panel
+
+__all__ = ["pipeline_explorer"]
+
+
+class PipelineExplorer(Explorer):
+    """Seed 002's network, every value and gradient, interactively (notebook 06).
+
+    ``X (6×6) → conv W1 (3×3) + B1 → Z1 (4×4) → ReLU → A1 → max-pool 2×2 → P1 (2×2)
+    → flatten → F (4) → Z2 = F·W2 + B2 → A2 = ŷ = σ(Z2) → L = BCE(ŷ, y)``.
+
+    Choose an X pattern or a pixel and its value, edit W1 and B1, flip the label;
+    the top row shows the forward values, the bottom row every gradient (dX, dW1,
+    δZ1, δA1, δP1, δF, dW2 and the scalars), all from cnnlib's layer functions.
+    ``.state`` uses seed 002's names (X, W1, B1, Z1, A1, P1, F, W2, B2, Z2, A2, L and
+    their d-prefixed gradients), so ``cnnlib.viz.seed002_flow(ex.state)`` draws it too.
+    """
+
+    _fn = "pipeline_explorer"
+
+    def __init__(self, X=None, W1=None, B1=-0.5, W2=None, B2=0.1, y=1):
+        fn = self._fn
+        require_widgets(fn)
+        X = pattern("diagonal stroke", 6, 6) if X is None else sized_2d(fn, "X", X, max_side=6, min_side=6)
+        W1 = (
+            np.array([[1.0, 0.0, -0.5], [0.0, 1.0, 0.0], [-0.5, 0.0, 1.0]])
+            if W1 is None
+            else sized_2d(fn, "W1", W1, max_side=3, min_side=3)
+        )
+        W2 = np.array([0.5, -0.25, -0.5, 1.0]) if W2 is None else np.asarray(W2, dtype=np.float64).reshape(-1)
+        if W2.shape != (4,) or not np.all(np.isfinite(W2)):
+            raise ValueError(f"{fn}: W2 must hold 4 finite weights (one per entry of F), got shape {np.shape(W2)}")
+        if y not in (0, 1):
+            raise ValueError(f"{fn}: y must be 0 or 1, got {y!r}")
+        self.W2, self.B2 = W2.copy(), float(B2)
+        self._X = X.copy()
+        on = self._on_change
+        self._pattern = PatternPicker(self._apply_pattern, placeholder="(keep)", description="X pattern", width="280px")
+        self._prow = int_slider("pixel row", 2, 0, 5)
+        self._pcol = int_slider("pixel column", 2, 0, 5)
+        self._pval = float_slider("pixel value", float(X[2, 2]), -1.0, 2.0, 0.1)
+        self._prow.observe(self._select_pixel, names="value")
+        self._pcol.observe(self._select_pixel, names="value")
+        self._pval.observe(self._set_pixel, names="value")
+        self._wgrid = GridEditor(W1, on, prefix="W1", width=58, step=0.25, lo=-3.0, hi=3.0)
+        self._b1 = float_slider("bias B1", float(B1), -2.0, 2.0, 0.1)
+        self._y = widgets.ToggleButtons(
+            options=[0, 1],
+            value=int(y),
+            description="label y",
+            style={"description_width": "90px", "button_width": "48px"},
+        )
+        self._b1.observe(on, names="value")
+        self._y.observe(on, names="value")
+        box = widgets.HBox(
+            [
+                widgets.VBox(
+                    [label("input X (6×6)"), self._pattern.dropdown, self._prow, self._pcol, self._pval],
+                    layout=widgets.Layout(margin="0 16px 0 0"),
+                ),
+                widgets.VBox(
+                    [label("kernel W1 (3×3)"), self._wgrid.box, self._b1], layout=widgets.Layout(margin="0 16px 0 0")
+                ),
+                widgets.VBox(
+                    [
+                        label("target"),
+                        self._y,
+                        widgets.HTML(
+                            value=f"<span style='color:#666'>W2 = {np.array2string(W2, separator=', ')}, "
+                            f"B2 = {readout_number(self.B2)} (fixed)</span>"
+                        ),
+                    ]
+                ),
+            ]
+        )
+        cs, top, gap = 31, 52, 40
+        P = {}
+        P["X"] = Panel("X", 6, 6, cs=cs).place(30, top)
+        P["W1"] = Panel("W1", 3, 3, cs=cs).place(P["X"].x + P["X"].width + 22, top)
+        P["Z1"] = Panel("Z1", 4, 4, cs=cs).place(P["W1"].x + P["W1"].width + gap, top)
+        P["A1"] = Panel("A1", 4, 4, cs=cs).place(P["Z1"].x + P["Z1"].width + gap, top)
+        P["P1"] = Panel("P1", 2, 2, cs=cs).place(P["A1"].x + P["A1"].width + gap, top)
+        P["F"] = Panel("F", 4, 1, cs=cs).place(P["P1"].x + P["P1"].width + gap, top)
+        P["W2"] = Panel("W2", 4, 1, cs=cs).place(P["F"].x + P["F"].width + 20, top)
+        hx = P["W2"].x + P["W2"].width + 44
+        row2 = top + 6 * cs + 58
+        for name, title in (
+            ("X", "dX"),
+            ("W1", "dW1"),
+            ("Z1", "δZ1"),
+            ("A1", "δA1"),
+            ("P1", "δP1"),
+            ("F", "δF"),
+            ("W2", "dW2"),
+        ):
+            q = P[name]
+            P["d" + name] = Panel(title, q.rows, q.cols, cs=cs).place(q.x, row2)
+        for name, q in P.items():
+            q.row_index = name in ("X", "dX")
+        self._P = P
+        self._head = (hx, top)
+        width = hx + 112
+        height = row2 + 6 * cs + 12
+
+        def decorate(fig, ax):
+            mid1, mid2 = top + 2 * cs, row2 + 2 * cs
+            f = Font.get(7)
+            for a, b, op in (
+                ("W1", "Z1", "conv"),
+                ("Z1", "A1", "ReLU"),
+                ("A1", "P1", "max"),
+                ("P1", "F", "flatten"),
+                ("W2", None, "σ"),
+            ):
+                x0 = P[a].x + P[a].width + 6
+                x1 = (P[b].x - 6) if b else hx - 8
+                op_arrow(ax, x0, x1, mid1, "")
+                op_arrow(ax, x0, x1, mid2, "", back=True)
+                for yy in (mid1, mid2):
+                    ax.text(
+                        (x0 + x1) / 2, yy + 12, op, fontproperties=f.prop, color="#555555", ha="center", va="center"
+                    )
+            ax.text(
+                P["W1"].x + P["W1"].width / 2,
+                top + 3 * cs + 14,
+                "+ B1",
+                fontproperties=f.prop,
+                color="#555555",
+                ha="center",
+                va="center",
+            )
+            ax.text(
+                P["F"].x + P["F"].width + 10,
+                top + 2 * cs,
+                "·",
+                fontproperties=Font.get(12, True).prop,
+                ha="center",
+                va="center",
+                color="#555555",
+            )
+            ax.text(
+                12, top + 3 * cs, "forward", fontproperties=f.prop, rotation=90, color=GREY, ha="center", va="center"
+            )
+            ax.text(
+                12, row2 + 3 * cs, "backward", fontproperties=f.prop, rotation=90, color=GREY, ha="center", va="center"
+            )
+
+        self._setup(
+            "Seed 002's network, end to end",
+            "X → conv(W1) + B1 → ReLU → max-pool 2×2 → flatten → ·W2 + B2 → σ → BCE; "
+            "every value on top, its gradient below",
+            box,
+            width,
+            height,
+            list(P.values()),
+            decorate,
+        )
+
+    def _control_map(self):
+        return {
+            "pattern": self._pattern.dropdown,
+            "pixel row": self._prow,
+            "pixel column": self._pcol,
+            "pixel value": self._pval,
+            **self._wgrid.cells,
+            "B1": self._b1,
+            "y": self._y,
+        }
+
+    def _show_pixel(self):
+        """The pixel-value slider shows the chosen pixel (without moving anything else)."""
+        self._busy = True
+        try:
+            self._pval.value = float(np.clip(self._X[self._prow.value, self._pcol.value], -1, 2))
+        finally:
+            self._busy = False
+
+    def _apply_pattern(self, name):
+        self._X = pattern(name, 6, 6)
+        self._show_pixel()
+        self.update()
+
+    def _select_pixel(self, change):
+        if self._busy:
+            return
+        self._show_pixel()
+        self.update()
+
+    def _set_pixel(self, change):
+        if self._busy:
+            return
+        self._X[self._prow.value, self._pcol.value] = float(change["new"])
+        self.update()
+
+    def _compute(self, frame):
+        X = self._X.copy()
+        W1 = self._wgrid.array
+        B1, y = float(self._b1.value), int(self._y.value)
+        self.state = seed002_network(X, W1, B1, self.W2.copy(), self.B2, y)
+        self.state.update(yhat=self.state["A2"], error=None)
+        st, P = self.state, self._P
+        r, c = self._prow.value, self._pcol.value
+        xc = frame.heat(P["X"], "X", X)
+        frame.box(*xc.rect(r, c), HI, 3)
+        frame.heat(P["W1"], "W1", W1)
+        relu_off = st["Z1"] <= 0
+        frame.heat(P["Z1"], "Z1", st["Z1"])
+        ac = frame.heat(P["A1"], "A1", st["A1"])
+        for wr, wc in st["winners"]:
+            frame.box(*ac.rect(wr, wc), ROUTE, 2)
+        frame.heat(P["P1"], "P1", st["P1"])
+        frame.heat(P["F"], "F", st["F"][:, None])
+        frame.heat(P["W2"], "W2", st["W2"][:, None])
+        dxc = frame.heat(P["dX"], "dX", st["dX"], "grad")
+        frame.box(*dxc.rect(r, c), HI, 3)
+        frame.heat(P["dW1"], "dW1", st["dW1"], "grad")
+        frame.heat(P["dZ1"], "dZ1", st["dZ1"], "grad", dim=relu_off)
+        dac = frame.heat(P["dA1"], "dA1", st["dA1"], "grad")
+        for wr, wc in st["winners"]:
+            frame.box(*dac.rect(wr, wc), ROUTE, 2)
+        frame.heat(P["dP1"], "dP1", st["dP1"], "grad")
+        frame.heat(P["dF"], "dF", st["dF"][:, None], "grad")
+        frame.heat(P["dW2"], "dW2", st["dW2"][:, None], "grad")
+        P["W1"].subtitle(frame, f"B1 = {readout_number(B1, 3)}")
+        P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'], 3)}")
+        P["dZ1"].subtitle(frame, "0 where Z1 ≤ 0")
+        hx, top = self._head
+        row2 = P["dX"].y
+        heads = (
+            (top, [("Z2 = F·W2 + B2", st["Z2"]), ("ŷ = A2 = σ(Z2)", st["A2"]), ("L = BCE(ŷ, y)", st["L"])]),
+            (row2, [("δZ2 = ŷ − y", st["dZ2"]), ("dB2 = δZ2", st["dB2"]), ("dB1 = Σ δZ1", st["dB1"])]),
+        )
+        for y0, lines in heads:
+            for k, (name, val) in enumerate(lines):
+                frame.text(name, hx, y0 + 6 + 34 * k, 7.5, GREY, ha="left")
+                frame.text("= " + readout_number(val), hx + 8, y0 + 21 + 34 * k, 8, INK, bold=True, ha="left")
+        frame.text(f"label y = {y}", hx, top + 6 + 34 * 3, 7.5, ROUTE, bold=True, ha="left")
+        self._readout = (
+            f"pixel X[{r}, {c}] = {readout_number(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{readout_number(st['dX'][r, c])}</b>"
+            f" &nbsp;·&nbsp; ŷ = {readout_number(st['A2'])}, L = {readout_number(st['L'])}, δZ2 = ŷ − y = "
+            f"{readout_number(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
+            f"that receive gradient); faded δZ1: ReLU off (Z1 ≤ 0)"
+        )
+
+
+pipeline_explorer = PipelineExplorer
