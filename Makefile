@@ -108,11 +108,11 @@ sync: $(STAMP)
 
 # Builds $(VENV7) only when there is something to run in it.
 test-widgets7:
-	@if [ -f tests/test_widgets.py ]; then \
+	@if [ -d tests/widgets ]; then \
 	  $(MAKE) --no-print-directory $(STAMP7) && \
 	  $(PY7) -c 'import ipywidgets; print("ipywidgets", ipywidgets.__version__)' && \
-	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/test_widgets*.py; \
-	else echo "test-widgets7: tests/test_widgets.py does not exist yet, nothing to run"; fi
+	  $(PY7) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/widgets; \
+	else echo "test-widgets7: tests/widgets does not exist yet, nothing to run"; fi
 
 clean:
 	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache .hypothesis cnnlib.egg-info
