@@ -27,59 +27,59 @@ def _rng():
     return np.random.default_rng(4004)
 
 
-def _maxpool_dA(A, K, S, dP):
+def _maxpool_dA(A, R, S, dP):
     """Reference: A (H, W), dP (Ho, Wo) -> dA (H, W) from cnnlib (notebook 04, eq. 4.2)."""
-    _, cache = maxpool2d_forward(A[None, None], size=K, stride=S)
+    _, cache = maxpool2d_forward(A[None, None], size=R, stride=S)
     return maxpool2d_backward(dP[None, None], cache)[0, 0]
 
 
-def _windows(A, K, S):
-    Ho, Wo = (A.shape[0] - K) // S + 1, (A.shape[1] - K) // S + 1
+def _windows(A, R, S):
+    Ho, Wo = (A.shape[0] - R) // S + 1, (A.shape[1] - R) // S + 1
     for u in range(Ho):
         for v in range(Wo):
-            yield u, v, A[u * S : u * S + K, v * S : v * S + K]
+            yield u, v, A[u * S : u * S + R, v * S : v * S + R]
 
 
-def _all_ties(A, K, S, dP):
+def _all_ties(A, R, S, dP):
     """The mistake of giving δP to every cell equal to the window's maximum."""
     dA = np.zeros_like(A)
-    for u, v, win in _windows(A, K, S):
-        dA[u * S : u * S + K, v * S : v * S + K] += dP[u, v] * (win == win.max())
+    for u, v, win in _windows(A, R, S):
+        dA[u * S : u * S + R, v * S : v * S + R] += dP[u, v] * (win == win.max())
     return dA
 
 
-def _last_tie(A, K, S, dP):
+def _last_tie(A, R, S, dP):
     """The mistake of letting the *last* maximum in row-major order win (``>=`` in the scan)."""
     dA = np.zeros_like(A)
-    for u, v, win in _windows(A, K, S):
+    for u, v, win in _windows(A, R, S):
         flat = win.reshape(-1)
         k = len(flat) - 1 - int(np.argmax(flat[::-1]))
-        i, j = divmod(k, K)
+        i, j = divmod(k, R)
         dA[u * S + i, v * S + j] += dP[u, v]
     return dA
 
 
-def _overwrite(A, K, S, dP):
+def _overwrite(A, R, S, dP):
     """The mistake of writing ``dA[...] = dP[u, v]`` instead of adding (overlapping windows)."""
     dA = np.zeros_like(A)
-    for u, v, win in _windows(A, K, S):
-        i, j = divmod(int(np.argmax(win)), K)
+    for u, v, win in _windows(A, R, S):
+        i, j = divmod(int(np.argmax(win)), R)
         dA[u * S + i, v * S + j] = dP[u, v]
     return dA
 
 
-def _spread(A, K, S, dP):
-    """Average pooling's backward pass, i.e. δP/K² to every cell of the window."""
+def _spread(A, R, S, dP):
+    """Average pooling's backward pass, i.e. δP/R² to every cell of the window."""
     dA = np.zeros_like(A)
-    for u, v, _ in _windows(A, K, S):
-        dA[u * S : u * S + K, v * S : v * S + K] += dP[u, v] / K**2
+    for u, v, _ in _windows(A, R, S):
+        dA[u * S : u * S + R, v * S : v * S + R] += dP[u, v] / R**2
     return dA
 
 
 def check_maxpool_backward(my_maxpool_backward) -> Verdict:
-    """Exercise 4.1. ``my_maxpool_backward(A, K, S, dP) -> dA`` for one 2-D map, no padding.
+    """Exercise 4.1. ``my_maxpool_backward(A, R, S, dP) -> dA`` for one 2-D map, no padding.
 
-    A (H, W), dP (Ho, Wo) with ``Ho = (H - K) // S + 1`` (same for Wo); return dA (H, W):
+    A (H, W), dP (Ho, Wo) with ``Ho = (H - R) // S + 1`` (same for Wo); return dA (H, W):
     each ``dP[u, v]`` goes to the maximum of window (u, v) — the first one in row-major
     order on a tie — and overlapping windows add their gradients (notebook 04, eq. 4.2).
     """
@@ -92,68 +92,68 @@ def check_maxpool_backward(my_maxpool_backward) -> Verdict:
         ("4×6, 2×2 windows, stride 1 (overlapping), with ties", 4, 6, 2, 1, True),
         ("7×5, 3×3 windows, stride 2 (overlapping; last row in no window)", 7, 5, 3, 2, False),
     ]
-    for label, H, Wd, K, S, ties in specs:
+    for label, H, Wd, R, S, ties in specs:
         if ties:  # small integers: many windows hold their maximum twice
             A = rng.integers(0, 4, size=(H, Wd)).astype(float)
             A[0, 1] = A[1, 0] = 5.0  # the first window certainly has a tie
         else:  # distinct values: no ties anywhere
             A = rng.permutation(H * Wd).reshape(H, Wd) * 0.5 - 3.0
-        Ho, Wo = (H - K) // S + 1, (Wd - K) // S + 1
+        Ho, Wo = (H - R) // S + 1, (Wd - R) // S + 1
         dP = np.round(rng.uniform(-2, 2, size=(Ho, Wo)), 2)
         dP[dP == 0] = 0.5
         hints = {
             "on a tie only the FIRST maximum in row-major order (smallest row, then column) gets δP; "
-            "yours gave it to every tied cell": _all_ties(A, K, S, dP),
+            "yours gave it to every tied cell": _all_ties(A, R, S, dP),
             "on a tie the FIRST maximum in row-major order wins; yours picked the last one (use a strict > "
-            "when scanning, or np.argmax, which returns the first)": _last_tie(A, K, S, dP),
+            "when scanning, or np.argmax, which returns the first)": _last_tie(A, R, S, dP),
             "overlapping windows: a cell that wins several windows receives the SUM of their δP "
-            "(dA[...] += dP[u, v], not =)": _overwrite(A, K, S, dP),
-            "this is average pooling's backward (δP / K² to every cell); max pooling sends δP to the "
-            "window's maximum only": _spread(A, K, S, dP),
+            "(dA[...] += dP[u, v], not =)": _overwrite(A, R, S, dP),
+            "this is average pooling's backward (δP / R² to every cell); max pooling sends δP to the "
+            "window's maximum only": _spread(A, R, S, dP),
         }
-        cases.append(Case(label, (A, K, S, dP), _maxpool_dA(A, K, S, dP), hints=hints))
+        cases.append(Case(label, (A, R, S, dP), _maxpool_dA(A, R, S, dP), hints=hints))
     return run_cases(
         "check_maxpool_backward",
         my_maxpool_backward,
         cases,
-        stub_hint="Fill in my_maxpool_backward(A, K, S, dP) so that it returns dA with the shape of A.",
+        stub_hint="Fill in my_maxpool_backward(A, R, S, dP) so that it returns dA with the shape of A.",
     )
 
 
-def _avg_kernel(C, K):
-    W = np.zeros((C, C, K, K))  # (F, C, K, K)
+def _avg_kernel(C, R):
+    W = np.zeros((C, C, R, R))  # (F, C, R, R)
     for c in range(C):
-        W[c, c] = 1.0 / K**2
+        W[c, c] = 1.0 / R**2
     return W
 
 
 def check_avgpool_kernel(my_avgpool_kernel) -> Verdict:
-    """Exercise 4.2. ``my_avgpool_kernel(C, K) -> W`` of shape (C, C, K, K).
+    """Exercise 4.2. ``my_avgpool_kernel(C, R) -> W`` of shape (C, C, R, R).
 
-    With it, ``conv2d_forward(A, W, np.zeros(C), stride=K)`` equals
-    ``avgpool2d_forward(A, size=K)`` for any A with C channels: filter f averages channel f
-    and ignores the others, ``W[f, c] = 1/K² if f == c else 0`` (notebook 04, eq. 4.3).
+    With it, ``conv2d_forward(A, W, np.zeros(C), stride=R)`` equals
+    ``avgpool2d_forward(A, size=R)`` for any A with C channels: filter f averages channel f
+    and ignores the others, ``W[f, c] = 1/R² if f == c else 0`` (notebook 04, eq. 4.3).
     """
     cases = []
-    for C, K in [(1, 2), (1, 3), (3, 2), (2, 3)]:
-        W = _avg_kernel(C, K)
+    for C, R in [(1, 2), (1, 3), (3, 2), (2, 3)]:
+        W = _avg_kernel(C, R)
         hints = {
-            "each weight is 1/K² (an average), not 1 (a sum)": W * K**2,
-            "each weight is 1/K² (K² cells in a window), not 1/K": W * K,
+            "each weight is 1/R² (an average), not 1 (a sum)": W * R**2,
+            "each weight is 1/R² (R² cells in a window), not 1/R": W * R,
         }
         if C > 1:
             hints["filter f must read channel f only (pooling works channel by channel): W[f, c] = 0 for f != c"] = (
-                np.full((C, C, K, K), 1.0 / K**2)
+                np.full((C, C, R, R), 1.0 / R**2)
             )
-            hints["with all channels summed, divide by K² only, and only on the diagonal f == c"] = np.full(
-                (C, C, K, K), 1.0 / (C * K**2)
+            hints["with all channels summed, divide by R² only, and only on the diagonal f == c"] = np.full(
+                (C, C, R, R), 1.0 / (C * R**2)
             )
-        cases.append(Case(f"C = {C} channel(s), {K}×{K} windows", (C, K), W, hints=hints))
+        cases.append(Case(f"C = {C} channel(s), {R}×{R} windows", (C, R), W, hints=hints))
     return run_cases(
         "check_avgpool_kernel",
         my_avgpool_kernel,
         cases,
-        stub_hint="Fill in my_avgpool_kernel(C, K) so that it returns W with shape (C, C, K, K).",
+        stub_hint="Fill in my_avgpool_kernel(C, R) so that it returns W with shape (C, C, R, R).",
     )
 
 

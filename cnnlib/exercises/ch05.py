@@ -57,21 +57,21 @@ def _fresh(case_args):
 def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
     """Exercise 5.1. ``my_sigmoid_deltas(A, U, dH) -> delta`` (notebook 05, eq. 5.2).
 
-    A sigmoid layer with outputs A (K,) feeds a dense layer with weights U (M, K) whose
+    A sigmoid layer with outputs A (Q,) feeds a dense layer with weights U (M, Q) whose
     units have deltas dH = ∂E/∂(net input) (M,). Return the deltas of the sigmoid layer's
-    net inputs, ``delta_k = (sum_m dH_m U[m, k]) * A_k * (1 - A_k)`` (K,), unrounded.
+    net inputs, ``delta_k = (sum_m dH_m U[m, k]) * A_k * (1 - A_k)`` (Q,), unrounded.
     """
     rng = _rng()
     s = SEED000
     specs = [("seed 000: two units, four sigmoids", s["sigmoid"], s["U"], s["dH"])]
-    for label, M, K in [("three units, five sigmoids", 3, 5), ("one unit, three sigmoids", 1, 3)]:
+    for label, M, Q in [("three units, five sigmoids", 3, 5), ("one unit, three sigmoids", 1, 3)]:
         dH = np.round(rng.uniform(-0.5, 0.5, size=M), 3)
-        U = np.round(rng.uniform(-1, 1, size=(M, K)), 2)
-        A = np.round(rng.uniform(0.05, 0.95, size=K), 2)
+        U = np.round(rng.uniform(-1, 1, size=(M, Q)), 2)
+        A = np.round(rng.uniform(0.05, 0.95, size=Q), 2)
         specs.append((label, A, U, dH))
     cases = []
     for label, A, U, dH in specs:
-        back = dH @ U  # (K,): Σ_m δH_m U[m, k]
+        back = dH @ U  # (Q,): Σ_m δH_m U[m, k]
         delta = back * A * (1 - A)
         hints = {
             "the sigmoid's slope σ(1 − σ) is missing: that is ∂E/∂A, not the delta of the net input": back,
@@ -88,7 +88,7 @@ def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
         "check_sigmoid_deltas",
         my_sigmoid_deltas,
         cases,
-        stub_hint="Fill in my_sigmoid_deltas(A, U, dH) so that it returns the K deltas.",
+        stub_hint="Fill in my_sigmoid_deltas(A, U, dH) so that it returns the Q deltas.",
     )
 
 
@@ -155,7 +155,7 @@ def check_input_gradient(my_input_gradient) -> Verdict:
     """
     rng = _rng()
     s = SEED000
-    W_c = np.array([[-0.13, 0.12], [-0.54, 0.68]])  # notebook 05's kernel consistent with the seed's numbers
+    W_c = np.array([[-0.13, 0.16], [-0.51, 0.61]])  # notebook 05's kernel consistent with the seed's numbers
     specs = [("seed 000's map with notebook 05's consistent kernel W_c", W_c, s["d"])]
     for label, Ho, Wo, KH, KW in [("3×3 map, 3×3 kernel", 3, 3, 3, 3), ("non-square: 2×4 map, 3×2 kernel", 2, 4, 3, 2)]:
         d = np.round(rng.uniform(-1, 1, size=(Ho, Wo)), 2)

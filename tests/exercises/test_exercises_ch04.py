@@ -166,7 +166,7 @@ def test_maxpool_backward_rejects(fn, words, capsys):
     "fn, words",
     [
         (avgpool_ones, "not 1 (a sum)"),
-        (avgpool_over_k, "not 1/K"),
+        (avgpool_over_k, "not 1/R"),
         (avgpool_mixes_channels, "channel f only"),
         (avgpool_2d, "expected (1, 1, 2, 2)"),
         (stub, "not attempted yet"),
