@@ -1,6 +1,6 @@
 """Element-wise activations: ReLU, sigmoid and tanh, forward and backward.
 
-Each forward pass maps Z to A = g(Z) cell by cell (any shape, NCHW or (N, K)); each
+Each forward pass maps Z to A = g(Z) cell by cell (any shape, NCHW or (N, Q)); each
 backward pass multiplies the upstream gradient dA by the local slope g'(Z) (notebook 04):
 
 * ReLU     ``A = max(0, Z)``            ``dZ = dA * 1[Z > 0]``      (slope 0 at Z = 0, seed 003 §3.4)

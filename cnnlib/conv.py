@@ -13,9 +13,9 @@ the same mathematics:
   (the adjoint of ``im2col``, eq. 10.7) for the input gradient. Speed:
   ``benchmarks/README.md``.
 
-Layout is NCHW. With stride S, padding P and dilation D the output size is (eq. 8.1)::
+Layout is NCHW. With stride S, padding pad and dilation D the output size is (eq. 8.1)::
 
-    H_out = floor((H + 2P - D(KH - 1) - 1) / S) + 1        (same for W_out)
+    H_out = floor((H + 2·pad - D(KH - 1) - 1) / S) + 1        (same for W_out)
 
 as in PyTorch. Input rows or columns that the floor leaves unused receive zero
 gradient. Indices in code are 0-based: the book's ``X[c, u+i-1, v+j-1]`` with
@@ -68,11 +68,11 @@ class ConvCache:
 
 
 def conv_output_size(length: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length along one axis: ``floor((length + 2P - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1).
+    """Output length along one axis: ``floor((length + 2·pad - D(K-1) - 1) / S) + 1`` (notebook 08, eq. 8.1).
 
     All arguments are ints for one axis: the input length (H or W), the kernel size K,
-    stride S, padding P and dilation D. A result below 1 means that the dilated kernel
-    ``D(K-1) + 1`` is longer than the padded input ``length + 2P``; callers turn that into
+    stride S, padding pad and dilation D. A result below 1 means that the dilated kernel
+    ``D(K-1) + 1`` is longer than the padded input ``length + 2·pad``; callers turn that into
     their own error message.
     """
     fn = "conv_output_size"
@@ -138,7 +138,7 @@ def conv2d_forward_naive(X, W, b, *, stride=1, padding=0, dilation=1):
     ``Z[n, f, u, v] = sum_{c, i, j} W[f, c, i, j] * Xpad[n, c, u*S + i*D, v*S + j*D] + b[f]``
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out) with
-    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1`` (eq. 8.1). Returns ``(Z, cache)``.
+    ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1`` (eq. 8.1). Returns ``(Z, cache)``.
     """
     fn = "conv2d_forward_naive"
     X, W, b, S, pad, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
@@ -235,7 +235,7 @@ def im2col(X, kernel_size, *, stride=1, padding=0, dilation=1):
 
     X (N, C, H, W) -> cols (N, C*KH*KW, H_out*W_out); row ``(c*KH + i)*KW + j`` of
     image n holds ``Xpad[n, c, u*S + i*D, v*S + j*D]`` for every output position (u, v),
-    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1`` (eq. 8.1).
+    ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1`` (eq. 8.1).
     """
     fn = "im2col"
     X = as_array(fn, "X", X)
@@ -291,7 +291,7 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
     whole batch at once; stride 1 builds them by contiguous copies (``_conv_fast``).
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out),
-    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1`` (eq. 8.1). stride, padding, dilation:
+    ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1`` (eq. 8.1). stride, padding, dilation:
     int or (h, w). Returns ``(Z, cache)``; pass the cache to ``conv2d_backward``.
     """
     fn = "conv2d_forward"

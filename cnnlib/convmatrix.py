@@ -1,12 +1,12 @@
 """A convolution is a matrix product: the tied, mostly-zero weight matrix (notebook 03, §3.1).
 
 Seed 001's answer: a single-channel 2-D convolution is a fully connected layer
-whose weight matrix ``M`` has two constraints — most entries are structurally
+whose weight matrix ``T`` has two constraints — most entries are structurally
 zero (an output only sees its receptive field) and the remaining entries are
 *tied*: each one is a copy of some kernel entry ``W[i, j]``. With the images
 flattened in C order (row by row),
 
-    vec(Z) = M @ vec(X)                      (notebook 02, eq. 2.5; bias left out)
+    vec(Z) = T @ vec(X)                      (notebook 02, eq. 2.5; bias left out)
 
 and because the copies are the same parameter, the gradient of a kernel entry
 is the sum of the big matrix's gradient over all of its copies:
@@ -14,7 +14,7 @@ is the sum of the big matrix's gradient over all of its copies:
     dW[i, j] = sum over {(r, k) : tie[r, k] = i*KW + j} of dM[r, k],
     dM = outer(vec(dZ), vec(X))              (notebook 03, eq. 3.5)
 
-which is exactly ``conv2d_backward``'s ``dW``. Also ``vec(dX) = M.T @ vec(dZ)``.
+which is exactly ``conv2d_backward``'s ``dW``. Also ``vec(dX) = T.T @ vec(dZ)``.
 """
 
 from __future__ import annotations
@@ -39,19 +39,19 @@ def conv2d_as_matrix(W, input_hw, *, stride=1, padding=0, dilation=1):
     """The dense matrix of a single-channel 2-D convolution (notebook 02, eq. 2.5; notebook 03, eq. 3.4; seed 001).
 
     ``W`` is one kernel, shape (KH, KW) (a (1, 1, KH, KW) array is accepted too);
-    ``input_hw = (H, W)`` is the input's spatial size. Returns ``(M, tie)``:
+    ``input_hw = (H, W)`` is the input's spatial size. Returns ``(T, tie)``:
 
-    * ``M`` (H_out*W_out, H*W): ``vec(Z) = M @ vec(X)`` with C-order flattening,
-      i.e. ``M[u*W_out + v, r*W + k] = W[i, j]`` whenever input cell (r, k) sits
+    * ``T`` (H_out*W_out, H*W): ``vec(Z) = T @ vec(X)`` with C-order flattening,
+      i.e. ``T[u*W_out + v, r*W + k] = W[i, j]`` whenever input cell (r, k) sits
       under kernel entry (i, j) of output position (u, v):
-      ``r = u*S + i*D - P``, ``k = v*S + j*D - P``. Cells that fall in the zero
+      ``r = u*S + i*D - pad``, ``k = v*S + j*D - pad``. Cells that fall in the zero
       padding have no column (they multiply zeros), so they drop out.
     * ``tie`` (same shape, int): ``i*KW + j`` — which kernel entry each weight is a
-      copy of — and ``-1`` where ``M`` is structurally zero. (A kernel entry that is
+      copy of — and ``-1`` where ``T`` is structurally zero. (A kernel entry that is
       itself 0 still has its tie index.)
 
     Same output size rule as ``conv2d_forward``:
-    ``H_out = floor((H + 2P - D(KH-1) - 1)/S) + 1``.
+    ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1``.
     """
     fn = "conv2d_as_matrix"
     W = as_array(fn, "W", W, finite=True)
@@ -82,10 +82,10 @@ def conv2d_as_matrix(W, input_hw, *, stride=1, padding=0, dilation=1):
     rows = (u * Wo + v)[inside]
     cols = (r * Wd + k)[inside]
     tie[rows, cols] = (i * KW + j)[inside]
-    M = np.zeros(tie.shape, dtype=W.dtype)  # (Ho*Wo, H*W)
+    T = np.zeros(tie.shape, dtype=W.dtype)  # (Ho*Wo, H*W)
     mask = tie >= 0
-    M[mask] = W.reshape(-1)[tie[mask]]
-    return M, tie
+    T[mask] = W.reshape(-1)[tie[mask]]
+    return T, tie
 
 
 def tied_gradient(dM, tie, kernel_shape):

@@ -23,7 +23,7 @@ the pair needs between the two passes:
 
 Initialisation (seeded): weights of :class:`Conv2D` and :class:`Dense` are drawn
 from the He (Kaiming) normal distribution, ``N(0, 2 / fan_in)`` with
-``fan_in = C*KH*KW`` (conv) or ``K`` (dense), which keeps the variance of ReLU
+``fan_in = C*KH*KW`` (conv) or ``Q`` (dense), which keeps the variance of ReLU
 activations roughly constant from layer to layer; biases start at zero.
 """
 
@@ -253,8 +253,8 @@ class Dense(Layer):
 
     ``Dense(in_features, out_features, *, seed=None, dtype=float64)``
 
-    Shapes: p (N, K) -> s (N, M) with K = in_features, M = out_features, U (M, K), c (M,).
-    Weights: He normal ``N(0, 2 / K)`` from ``seed``; bias zero. Parameters ``"U"``, ``"c"``.
+    Shapes: p (N, Q) -> s (N, M) with Q = in_features, M = out_features, U (M, Q), c (M,).
+    Weights: He normal ``N(0, 2 / Q)`` from ``seed``; bias zero. Parameters ``"U"``, ``"c"``.
     """
 
     def __init__(self, in_features, out_features, *, seed=None, dtype=np.float64):
@@ -263,10 +263,10 @@ class Dense(Layer):
         self.out_features = _count(fn, "out_features", out_features)
         dt = _float_dtype(fn, dtype)
         rng = _rng(fn, seed)
-        K, M = self.in_features, self.out_features
-        self.U = (rng.standard_normal((M, K)) * math.sqrt(2.0 / K)).astype(dt)  # (M, K)
+        Q, M = self.in_features, self.out_features
+        self.U = (rng.standard_normal((M, Q)) * math.sqrt(2.0 / Q)).astype(dt)  # (M, Q)
         self.c = np.zeros(M, dtype=dt)  # (M,)
-        self.dU = np.zeros_like(self.U)  # (M, K)
+        self.dU = np.zeros_like(self.U)  # (M, Q)
         self.dc = np.zeros_like(self.c)  # (M,)
 
     def forward(self, p):
@@ -276,9 +276,9 @@ class Dense(Layer):
     def backward(self, ds):
         cache = self._need_cache("Dense.backward")
         dp, dU, dc = _dense.dense_backward(ds, cache)
-        self.dU = dU.astype(self.U.dtype, copy=False)  # (M, K)
+        self.dU = dU.astype(self.U.dtype, copy=False)  # (M, Q)
         self.dc = dc.astype(self.c.dtype, copy=False)  # (M,)
-        return dp  # (N, K)
+        return dp  # (N, Q)
 
     def parameters(self):
         return {"U": self.U, "c": self.c}
@@ -289,10 +289,10 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         fn = "Dense.output_shape"
         shape = tuple(int(s) for s in input_shape)
-        K = self.U.shape[1]
-        if len(shape) != 2 or shape[1] != K:
+        Q = self.U.shape[1]
+        if len(shape) != 2 or shape[1] != Q:
             hint = " (add a Flatten() before it)" if len(shape) > 2 else ""
-            raise ValueError(f"{fn}: {self!r} expects input of shape (N, {K}), got {shape}{hint}")
+            raise ValueError(f"{fn}: {self!r} expects input of shape (N, {Q}), got {shape}{hint}")
         return (shape[0], self.U.shape[0])
 
     def __repr__(self):

@@ -8,19 +8,19 @@ how the fast versions compute it. Two implementations of the same mathematics:
   seed 003 §2.3 for the forward pass and §3.3 for the backward pass);
 * ``maxpool2d_forward`` / ``maxpool2d_backward`` and ``avgpool2d_forward`` /
   ``avgpool2d_backward`` — the fast version (notebook 10): whole-array operations on
-  strided slices whose only Python loops run over the KH + KW window offsets, never over
+  strided slices whose only Python loops run over the RH + RW window offsets, never over
   output positions; max-pool's backward pass is a single scatter-add of dP onto the winners.
 
-Layout is NCHW. With window size K (the keyword ``size``), stride S and padding ``padding``
+Layout is NCHW. With window size R (the keyword ``size``), stride S and padding ``padding``
 the output size is (notebook 08, eq. 8.1 with D = 1)::
 
-    H_out = floor((H + 2*padding - K) / S) + 1        (same for W_out)
+    H_out = floor((H + 2*padding - R) / S) + 1        (same for W_out)
 
 as in PyTorch (``ceil_mode=False``). The window at output cell (u, v) covers the padded
-rows ``u*S .. u*S + K - 1`` and columns ``v*S .. v*S + K - 1``; input rows or columns
+rows ``u*S .. u*S + R - 1`` and columns ``v*S .. v*S + R - 1``; input rows or columns
 that no window reaches receive zero gradient. Like PyTorch, padding may be at most
 half the window, so every window holds at least one real input value. In code, ``P`` is
-the pooled output (seed 003's letter), ``K``, ``S`` and ``pad`` are the (h, w) window size,
+the pooled output (seed 003's letter), ``R``, ``S`` and ``pad`` are the (h, w) window size,
 stride and padding, and ``Apad`` is A with ``pad`` cells on each side.
 
 Conventions shared with PyTorch's ``max_pool2d`` / ``avg_pool2d``:
@@ -32,7 +32,7 @@ Conventions shared with PyTorch's ``max_pool2d`` / ``avg_pool2d``:
   receives the sum of their gradients;
 * **padding** — max-pool pads with -inf, so a padded cell is never selected;
   average pooling pads with zeros and *counts them* in the average
-  (``count_include_pad=True``): every window is divided by KH*KW.
+  (``count_include_pad=True``): every window is divided by RH*RW.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ class MaxPoolCache:
     Fields
     ------
     A : the forward input (N, C, H, W), kept by reference and never modified.
-    size, stride, padding : the window (KH, KW), stride (SH, SW) and padding (PH, PW).
+    size, stride, padding : the window (RH, RW), stride (SH, SW) and padding (PH, PW).
     out_shape : shape of P, (N, C, H_out, W_out).
-    offset : int array (N, C, H_out, W_out); ``offset[n, c, u, v] = i*KW + j`` where (i, j) is
+    offset : int array (N, C, H_out, W_out); ``offset[n, c, u, v] = i*RW + j`` where (i, j) is
         the winner's position *inside* its window (seed 003's (i*, j*)), first maximum in
         row-major order.
 
@@ -93,7 +93,7 @@ class MaxPoolCache:
     stride: tuple[int, int]
     padding: tuple[int, int]
     out_shape: tuple[int, int, int, int]  # (N, C, H_out, W_out)
-    offset: np.ndarray  # (N, C, H_out, W_out), i*KW + j of the winner
+    offset: np.ndarray  # (N, C, H_out, W_out), i*RW + j of the winner
 
     @cached_property
     def argmax_rows(self) -> np.ndarray:
@@ -135,33 +135,33 @@ class AvgPoolCache:
 
 
 def _prepare(fn, A, size, stride, padding):
-    """Check the forward inputs; return A, the (h, w) window K, stride S and padding, and P's shape."""
+    """Check the forward inputs; return A, the (h, w) window R, stride S and padding, and P's shape."""
     A = as_array(fn, "A", A, finite=True)
     check_ndim(fn, "A", A, 4, "(N, C, H, W)")
-    K = positive_pair(fn, "size", size)
-    S = K if stride is None else positive_pair(fn, "stride", stride)
+    R = positive_pair(fn, "size", size)
+    S = R if stride is None else positive_pair(fn, "stride", stride)
     pad = nonnegative_pair(fn, "padding", padding)
     if min(A.shape) == 0:
         raise ValueError(f"{fn}: A must have no empty axis, got A.shape={A.shape}")
-    if 2 * pad[0] > K[0] or 2 * pad[1] > K[1]:
+    if 2 * pad[0] > R[0] or 2 * pad[1] > R[1]:
         raise ValueError(
-            f"{fn}: padding must be at most half the window size, got padding={pad} for size={K} "
+            f"{fn}: padding must be at most half the window size, got padding={pad} for size={R} "
             f"(a window made mostly of padding would have nothing to pool)"
         )
     N, C, H, W = A.shape
-    if K[0] > H + 2 * pad[0] or K[1] > W + 2 * pad[1]:
+    if R[0] > H + 2 * pad[0] or R[1] > W + 2 * pad[1]:
         raise ValueError(
-            f"{fn}: the {K[0]}x{K[1]} window does not fit the padded input of "
+            f"{fn}: the {R[0]}x{R[1]} window does not fit the padded input of "
             f"{H + 2 * pad[0]}x{W + 2 * pad[1]} (A.shape={A.shape}, padding={pad})"
         )
-    Ho = pool_output_size(H, K[0], S[0], pad[0])
-    Wo = pool_output_size(W, K[1], S[1], pad[1])
-    return A, K, S, pad, (N, C, Ho, Wo)
+    Ho = pool_output_size(H, R[0], S[0], pad[0])
+    Wo = pool_output_size(W, R[1], S[1], pad[1])
+    return A, R, S, pad, (N, C, Ho, Wo)
 
 
-def _offset_dtype(K) -> np.dtype:
-    """The smallest int type that holds every offset i*KW + j of a KH x KW window."""
-    return np.dtype(np.int8 if K[0] * K[1] <= 127 else np.int32)
+def _offset_dtype(R) -> np.dtype:
+    """The smallest int type that holds every offset i*RW + j of a RH x RW window."""
+    return np.dtype(np.int8 if R[0] * R[1] <= 127 else np.int32)
 
 
 def _crop(dAp: np.ndarray, pad, H: int, W: int) -> np.ndarray:
@@ -177,35 +177,35 @@ def _crop(dAp: np.ndarray, pad, H: int, W: int) -> np.ndarray:
 def maxpool2d_forward_naive(A, *, size=2, stride=None, padding=0):
     """Max-pooling forward pass with explicit loops (notebook 04, eq. 4.1; seed 003 §2.3).
 
-    ``P[n, c, u, v] = max_{i, j} Apad[n, c, u*S + i, v*S + j]``,  0 <= i < KH, 0 <= j < KW,
+    ``P[n, c, u, v] = max_{i, j} Apad[n, c, u*S + i, v*S + j]``,  0 <= i < RH, 0 <= j < RW,
 
     where Apad is A with ``padding`` cells of -inf on each side. The scan visits the window
     in row-major order and only a strictly larger value replaces the current best, so on a
     tie the first maximum in row-major order wins (PyTorch's rule).
 
-    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - KH)/S) + 1``.
+    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - RH)/S) + 1``.
     size, stride, padding: int or (h, w); ``stride=None`` means stride = size. Returns
     ``(P, cache)``; ``cache.offset`` / ``cache.argmax`` record each winner (see ``MaxPoolCache``).
     """
     fn = "maxpool2d_forward_naive"
-    A, K, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
+    A, R, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = pad_hw(A, pad, value=-np.inf)  # (N, C, Hp, Wp)
     P = np.empty(out_shape, dtype=A.dtype)  # (N, C, Ho, Wo)
-    offset = np.empty(out_shape, dtype=_offset_dtype(K))  # (N, C, Ho, Wo)
+    offset = np.empty(out_shape, dtype=_offset_dtype(R))  # (N, C, Ho, Wo)
     for n in range(N):
         for c in range(C):
             for u in range(Ho):
                 for v in range(Wo):
                     best, i_star, j_star = -np.inf, 0, 0
-                    for i in range(K[0]):
-                        for j in range(K[1]):
+                    for i in range(R[0]):
+                        for j in range(R[1]):
                             value = Ap[n, c, u * S[0] + i, v * S[1] + j]
                             if value > best:  # strict: the first maximum keeps its place
                                 best, i_star, j_star = value, i, j
                     P[n, c, u, v] = best
-                    offset[n, c, u, v] = i_star * K[1] + j_star
-    return P, MaxPoolCache(A, K, S, pad, out_shape, offset)
+                    offset[n, c, u, v] = i_star * R[1] + j_star
+    return P, MaxPoolCache(A, R, S, pad, out_shape, offset)
 
 
 def maxpool2d_backward_naive(dP, cache):
@@ -224,7 +224,7 @@ def maxpool2d_backward_naive(dP, cache):
     fn = "maxpool2d_backward_naive"
     check_cache(fn, cache, MaxPoolCache, "maxpool2d_forward_naive or maxpool2d_forward")
     dP = check_upstream(fn, "dP", dP, cache.out_shape)
-    K, S, pad = cache.size, cache.stride, cache.padding
+    R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
     _, _, H, W = cache.A.shape
     dtype = np.result_type(dP.dtype, cache.A.dtype)
@@ -233,7 +233,7 @@ def maxpool2d_backward_naive(dP, cache):
         for c in range(C):
             for u in range(Ho):
                 for v in range(Wo):
-                    i_star, j_star = divmod(int(cache.offset[n, c, u, v]), K[1])
+                    i_star, j_star = divmod(int(cache.offset[n, c, u, v]), R[1])
                     dAp[n, c, u * S[0] + i_star, v * S[1] + j_star] += dP[n, c, u, v]
     return dAp[:, :, pad[0] : pad[0] + H, pad[1] : pad[1] + W].copy()
 
@@ -250,18 +250,18 @@ def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
     (smallest i, then smallest j) wins — PyTorch's rule for ties. Padding is -inf and
     never wins.
 
-    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - KH)/S) + 1``.
+    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - RH)/S) + 1``.
     size, stride, padding: int or (h, w); ``stride=None`` means stride = size; padding at
     most half the window. Returns ``(P, cache)``: ``cache.offset`` holds each winner's
-    position i*KW + j inside its window and ``cache.argmax`` its flat index row*W + col in
+    position i*RW + j inside its window and ``cache.argmax`` its flat index row*W + col in
     A's H x W plane (see ``MaxPoolCache``), so a figure can draw every gradient's route.
     """
     fn = "maxpool2d_forward"
-    A, K, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
+    A, R, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = pad_hw(A, pad, value=-np.inf) if pad != (0, 0) else A  # (N, C, Hp, Wp)
-    P, offset = fast.max_forward(Ap, K, S, Ho, Wo, _offset_dtype(K))  # (N, C, Ho, Wo) each, eq. (4.1)
-    return P, MaxPoolCache(A, K, S, pad, out_shape, offset)
+    P, offset = fast.max_forward(Ap, R, S, Ho, Wo, _offset_dtype(R))  # (N, C, Ho, Wo) each, eq. (4.1)
+    return P, MaxPoolCache(A, R, S, pad, out_shape, offset)
 
 
 def maxpool2d_backward(dP, cache):
@@ -293,16 +293,16 @@ def maxpool2d_backward(dP, cache):
 def avgpool2d_forward_naive(A, *, size=2, stride=None, padding=0):
     """Average-pooling forward pass with explicit loops (notebook 04, eq. 4.3).
 
-    ``P[n, c, u, v] = 1/(KH*KW) * sum_{i, j} Apad[n, c, u*S + i, v*S + j]``
+    ``P[n, c, u, v] = 1/(RH*RW) * sum_{i, j} Apad[n, c, u*S + i, v*S + j]``
 
     with zero padding counted in the average (PyTorch's ``count_include_pad=True``). This
-    is a convolution of each channel with a fixed KH x KW kernel of 1/(KH*KW) (seed 001).
+    is a convolution of each channel with a fixed RH x RW kernel of 1/(RH*RW) (seed 001).
 
-    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - KH)/S) + 1``.
+    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - RH)/S) + 1``.
     Returns ``(P, cache)``.
     """
     fn = "avgpool2d_forward_naive"
-    A, K, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
+    A, R, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = pad_hw(A, pad)  # (N, C, Hp, Wp)
     P = np.empty(out_shape, dtype=A.dtype)  # (N, C, Ho, Wo)
@@ -311,19 +311,19 @@ def avgpool2d_forward_naive(A, *, size=2, stride=None, padding=0):
             for u in range(Ho):
                 for v in range(Wo):
                     total = 0.0
-                    for i in range(K[0]):
-                        for j in range(K[1]):
+                    for i in range(R[0]):
+                        for j in range(R[1]):
                             total += Ap[n, c, u * S[0] + i, v * S[1] + j]
-                    P[n, c, u, v] = total / (K[0] * K[1])
-    return P, AvgPoolCache(A.shape, A.dtype, K, S, pad, out_shape)
+                    P[n, c, u, v] = total / (R[0] * R[1])
+    return P, AvgPoolCache(A.shape, A.dtype, R, S, pad, out_shape)
 
 
 def avgpool2d_backward_naive(dP, cache):
     """Average-pooling backward pass with explicit loops (notebook 04, eq. 4.4).
 
-    Every cell of window (u, v) contributed 1/(KH*KW) of P[u, v], so::
+    Every cell of window (u, v) contributed 1/(RH*RW) of P[u, v], so::
 
-        dApad[n, c, u*S + i, v*S + j] += dP[n, c, u, v] / (KH*KW)   for all i, j
+        dApad[n, c, u*S + i, v*S + j] += dP[n, c, u, v] / (RH*RW)   for all i, j
 
     overlapping windows accumulate; dA is dApad with the padding cropped away.
 
@@ -332,7 +332,7 @@ def avgpool2d_backward_naive(dP, cache):
     fn = "avgpool2d_backward_naive"
     check_cache(fn, cache, AvgPoolCache, "avgpool2d_forward_naive or avgpool2d_forward")
     dP = check_upstream(fn, "dP", dP, cache.out_shape)
-    K, S, pad = cache.size, cache.stride, cache.padding
+    R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
     _, _, H, W = cache.in_shape
     dtype = np.result_type(dP.dtype, cache.dtype)
@@ -341,9 +341,9 @@ def avgpool2d_backward_naive(dP, cache):
         for c in range(C):
             for u in range(Ho):
                 for v in range(Wo):
-                    share = dP[n, c, u, v] / (K[0] * K[1])
-                    for i in range(K[0]):
-                        for j in range(K[1]):
+                    share = dP[n, c, u, v] / (R[0] * R[1])
+                    for i in range(R[0]):
+                        for j in range(R[1]):
                             dAp[n, c, u * S[0] + i, v * S[1] + j] += share
     return dAp[:, :, pad[0] : pad[0] + H, pad[1] : pad[1] + W].copy()
 
@@ -351,29 +351,29 @@ def avgpool2d_backward_naive(dP, cache):
 def avgpool2d_forward(A, *, size=2, stride=None, padding=0):
     """Average-pooling forward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.3).
 
-    ``P = 1/(KH*KW) * sum_{i, j} Apad[:, :, i::S, j::S]``, summed in two separable steps like
-    ``maxpool2d_forward``: across the KW columns of every padded row, then down the KH rows
+    ``P = 1/(RH*RW) * sum_{i, j} Apad[:, :, i::S, j::S]``, summed in two separable steps like
+    ``maxpool2d_forward``: across the RW columns of every padded row, then down the RH rows
     of every window (``_pool_fast.avg_forward``). Zero padding is counted in the average
-    (``count_include_pad=True``, PyTorch's default): every window is divided by KH*KW.
+    (``count_include_pad=True``, PyTorch's default): every window is divided by RH*RW.
 
-    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - KH)/S) + 1``.
+    Shapes: A (N, C, H, W) -> P (N, C, H_out, W_out), ``H_out = floor((H + 2*padding - RH)/S) + 1``.
     size, stride, padding: int or (h, w); ``stride=None`` means stride = size; padding at
     most half the window. Returns ``(P, cache)``.
     """
     fn = "avgpool2d_forward"
-    A, K, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
+    A, R, S, pad, out_shape = _prepare(fn, A, size, stride, padding)
     N, C, Ho, Wo = out_shape
     Ap = pad_hw(A, pad) if pad != (0, 0) else A  # (N, C, Hp, Wp)
-    P = fast.avg_forward(Ap, K, S, Ho, Wo)  # (N, C, Ho, Wo), eq. (4.3)
-    return P, AvgPoolCache(A.shape, A.dtype, K, S, pad, out_shape)
+    P = fast.avg_forward(Ap, R, S, Ho, Wo)  # (N, C, Ho, Wo), eq. (4.3)
+    return P, AvgPoolCache(A.shape, A.dtype, R, S, pad, out_shape)
 
 
 def avgpool2d_backward(dP, cache):
     """Average-pooling backward pass, fast (notebook 10; the same numbers as notebook 04, eq. 4.4).
 
-    ``dApad[:, :, i::S, j::S] += dP / (KH*KW)`` for every window offset (i, j), done as the
-    forward's two steps in reverse: spread each share up the KH rows of its window, then
-    across the KW columns. Overlapping windows accumulate; the padding is cropped away.
+    ``dApad[:, :, i::S, j::S] += dP / (RH*RW)`` for every window offset (i, j), done as the
+    forward's two steps in reverse: spread each share up the RH rows of its window, then
+    across the RW columns. Overlapping windows accumulate; the padding is cropped away.
 
     Shapes: dP (N, C, H_out, W_out) -> dA (N, C, H, W).
     """

@@ -3,10 +3,10 @@
 Chapter 03 writes the kernel gradient and the input gradient as sums of products,
 
     dW[f, c, i, j] = Σ_{u,v} X̃[c, u·S + i·D, v·S + j·D] · δZ[f, u, v]        (eq. 3.2; eq. 8.3)
-    dX[c, x, y]    = Σ_{f,i,j} W[f, c, i, j] · δZ[f, u, v]  over u·S + i·D = x + P,
-                                                              v·S + j·D = y + P  (eq. 3.3; eq. 8.4)
+    dX[c, x, y]    = Σ_{f,i,j} W[f, c, i, j] · δZ[f, u, v]  over u·S + i·D = x + pad,
+                                                              v·S + j·D = y + pad  (eq. 3.3; eq. 8.4)
 
-(X̃ is X zero-padded by P). :func:`conv_dW_terms` and :func:`conv_dX_terms` list those
+(X̃ is X zero-padded by pad). :func:`conv_dW_terms` and :func:`conv_dX_terms` list those
 products for one entry, with the factors' indices, and compare their sum with
 ``conv2d_backward``'s value of the entry. The figures (``cnnlib.viz``) and the explorers
 (``cnnlib.widgets``) draw what these functions computed; they never apply the index
@@ -71,13 +71,13 @@ def _hyper(fn, stride, padding, dilation):
     )
 
 
-def _out_size(fn, H, W, KH, KW, S, P, D):
-    Ho = conv_output_size(H, KH, S[0], P[0], D[0])
-    Wo = conv_output_size(W, KW, S[1], P[1], D[1])
+def _out_size(fn, H, W, KH, KW, S, pad, D):
+    Ho = conv_output_size(H, KH, S[0], pad[0], D[0])
+    Wo = conv_output_size(W, KW, S[1], pad[1], D[1])
     if Ho < 1 or Wo < 1:
         raise ValueError(
             f"{fn}: the (dilated) kernel spans {D[0] * (KH - 1) + 1}x{D[1] * (KW - 1) + 1} but the padded input is "
-            f"only {H + 2 * P[0]}x{W + 2 * P[1]}"
+            f"only {H + 2 * pad[0]}x{W + 2 * pad[1]}"
         )
     return Ho, Wo
 
@@ -130,11 +130,11 @@ def dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation, dW=None)
     if min(ks) < 1:
         raise ValueError(f"{fn}: kernel_shape must be positive, got {ks}")
     KH, KW = ks[2], ks[3]
-    S, P, D = _hyper(fn, stride, padding, dilation)
-    Ho, Wo = _out_size(fn, H, W, KH, KW, S, P, D)
+    S, pad, D = _hyper(fn, stride, padding, dilation)
+    Ho, Wo = _out_size(fn, H, W, KH, KW, S, pad, D)
     if dZ3.shape[1:] != (Ho, Wo):
         raise ValueError(
-            f"{fn}: dZ must be {Ho}x{Wo} (the output size for X {H}x{W}, kernel {KH}x{KW}, stride {S}, padding {P}, "
+            f"{fn}: dZ must be {Ho}x{Wo} (the output size for X {H}x{W}, kernel {KH}x{KW}, stride {S}, padding {pad}, "
             f"dilation {D}), got {dZ3.shape[1:]}"
         )
     idx = int_tuple(fn, "index", index, (2, 4))
@@ -146,35 +146,35 @@ def dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation, dW=None)
     f, c, i, j = idx
     if dW is None:
         dtype = np.result_type(X3.dtype, dZ3.dtype)
-        _, cache = conv2d_forward(X3[None], np.zeros(ks, dtype), np.zeros(F, dtype), stride=S, padding=P, dilation=D)
+        _, cache = conv2d_forward(X3[None], np.zeros(ks, dtype), np.zeros(F, dtype), stride=S, padding=pad, dilation=D)
         _, dW, _ = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)  # (F, C, KH, KW)
     else:
         dW = _given_grad(fn, "dW", dW, ks)  # (F, C, KH, KW)
-    Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))  # X̃: (H + 2P, W + 2P)
+    Xp = np.pad(X3[c], ((pad[0], pad[0]), (pad[1], pad[1])))  # X̃: (H + 2P, W + 2P)
     terms, products, omitted, zero_x = [], [], 0, 0
     for u in range(Ho):
         for v in range(Wo):
             xr, xc = u * S[0] + i * D[0], v * S[1] + j * D[1]  # eq. 8.3: the cell of X̃ under W[i, j]
             d, xv = float(dZ3[f, u, v]), float(Xp[xr, xc])
-            products.append(((xr - P[0], xc - P[1]), (u, v)))
+            products.append(((xr - pad[0], xc - pad[1]), (u, v)))
             if d == 0:
                 omitted += 1
             elif xv == 0:
                 zero_x += 1
             else:
-                terms.append(((xr - P[0], xc - P[1]), xv, (u, v), d))
+                terms.append(((xr - pad[0], xc - pad[1]), xv, (u, v), d))
     total = float(dW[idx])
     name = f"dW[{i},{j}]" if ks[:2] == (1, 1) else f"dW[{f},{c},{i},{j}]"
     # each factor formatted as its panel shows it
     fa, fb, ft = Formatter(fn, None, X3[c]), Formatter(fn, None, dZ3[f]), Formatter(fn, None, dW[f, c])
     eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_x, "X")
     return RouteSum(
-        name, terms, total, omitted + zero_x, eq, "X", "\u03b4Z", products, dW, idx, S, P, D, (Ho, Wo), X3, dZ3
+        name, terms, total, omitted + zero_x, eq, "X", "\u03b4Z", products, dW, idx, S, pad, D, (Ho, Wo), X3, dZ3
     )
 
 
 def conv_dX_terms(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1, dX=None) -> RouteSum:
-    """``dX[c, x, y] = Σ_{f,i,j} W[f, c, i, j] · δZ[f, u, v]`` over ``u·S + i·D = x + P`` (same for y).
+    """``dX[c, x, y] = Σ_{f,i,j} W[f, c, i, j] · δZ[f, u, v]`` over ``u·S + i·D = x + pad`` (same for y).
 
     Chapter 03 eq. 3.3 (stride 1), chapter 08 eq. 8.4; seed 003's eq. (3). Shapes: W (KH, KW)
     or (F, C, KH, KW); dZ (Ho, Wo), (F, Ho, Wo) or (1, F, Ho, Wo); ``input_shape`` (H, W),
@@ -206,12 +206,12 @@ def dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation, dX=None) 
     if shp[0] != C or min(shp) < 1:
         raise ValueError(f"{fn}: input_shape {shp} does not match W's {C} channel(s)")
     _, H, Wd = shp
-    S, P, D = _hyper(fn, stride, padding, dilation)
-    Ho, Wo = _out_size(fn, H, Wd, KH, KW, S, P, D)
+    S, pad, D = _hyper(fn, stride, padding, dilation)
+    Ho, Wo = _out_size(fn, H, Wd, KH, KW, S, pad, D)
     if dZ3.shape[1:] != (Ho, Wo):
         raise ValueError(
             f"{fn}: dZ must be {Ho}x{Wo} (the output size for input {H}x{Wd}, kernel {KH}x{KW}, stride {S}, "
-            f"padding {P}, dilation {D}), got {dZ3.shape[1:]}"
+            f"padding {pad}, dilation {D}), got {dZ3.shape[1:]}"
         )
     idx = int_tuple(fn, "index", index, (2, 3))
     if len(idx) == 2:
@@ -222,7 +222,7 @@ def dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation, dX=None) 
     c, x, y = idx
     if dX is None:
         dtype = np.result_type(W4.dtype, dZ3.dtype)
-        _, cache = conv2d_forward(np.zeros((1, *shp), dtype), W4, np.zeros(F, dtype), stride=S, padding=P, dilation=D)
+        _, cache = conv2d_forward(np.zeros((1, *shp), dtype), W4, np.zeros(F, dtype), stride=S, padding=pad, dilation=D)
         dX = conv2d_backward(dZ3[None].astype(dtype, copy=False), cache)[0][0]  # (C, H, W)
     else:
         dX = _given_grad(fn, "dX", dX, shp)  # (C, H, W)
@@ -230,9 +230,9 @@ def dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation, dX=None) 
     for f in range(F):
         for i in range(KH):
             for j in range(KW):
-                # eq. 8.4: W[f, c, i, j] meets δZ[f, u, v] where u·S + i·D = x + P (and likewise for v)
-                u, ru = divmod(x + P[0] - i * D[0], S[0])
-                v, rv = divmod(y + P[1] - j * D[1], S[1])
+                # eq. 8.4: W[f, c, i, j] meets δZ[f, u, v] where u·S + i·D = x + pad (and likewise for v)
+                u, ru = divmod(x + pad[0] - i * D[0], S[0])
+                v, rv = divmod(y + pad[1] - j * D[1], S[1])
                 if ru or rv or not (0 <= u < Ho and 0 <= v < Wo):
                     continue
                 d, wv = float(dZ3[f, u, v]), float(W4[f, c, i, j])
@@ -249,5 +249,5 @@ def dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation, dX=None) 
     fa, fb, ft = Formatter(fn, None, W4[:, c]), Formatter(fn, None, dZ3), Formatter(fn, None, dX[c])
     eq = _equation(name, terms, fa, fb, ft(total), omitted, zero_w, "W")
     return RouteSum(
-        name, terms, total, omitted + zero_w, eq, "W", "\u03b4Z", products, dX, idx, S, P, D, (Ho, Wo), W4, dZ3
+        name, terms, total, omitted + zero_w, eq, "W", "\u03b4Z", products, dX, idx, S, pad, D, (Ho, Wo), W4, dZ3
     )

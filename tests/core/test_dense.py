@@ -94,13 +94,13 @@ def test_dense_float32_is_kept_and_inputs_are_not_modified(impl):
     [
         (
             ((3,), (2, 3), (2,)),
-            "p must be 2-D (N, K) (use flatten_forward first, or p[None, :] for one sample), got 1-D",
+            "p must be 2-D (N, Q) (use flatten_forward first, or p[None, :] for one sample), got 1-D",
         ),
-        (((4, 3), (2, 5), (2,)), "p has K=3 features per sample but U expects K=5 (p.shape=(4, 3), U.shape=(2, 5)"),
-        (((4, 3), (3, 2), (2,)), "p has K=3 features per sample but U expects K=2"),
+        (((4, 3), (2, 5), (2,)), "p has Q=3 features per sample but U expects Q=5 (p.shape=(4, 3), U.shape=(2, 5)"),
+        (((4, 3), (3, 2), (2,)), "p has Q=3 features per sample but U expects Q=2"),
         (((4, 3), (2, 3), (3,)), "c must have one entry per output, shape (2,), got (3,) (U.shape=(2, 3))"),
         (((4, 3), (2, 3), (2, 1)), "c must be 1-D (M,), got 2-D array with shape (2, 1)"),
-        (((4, 3), (6,), (2,)), "U must be 2-D (M, K), got 1-D"),
+        (((4, 3), (6,), (2,)), "U must be 2-D (M, Q), got 1-D"),
     ],
 )
 def test_dense_bad_shapes_raise_with_the_function_name(impl, shapes, fragment):
@@ -176,7 +176,7 @@ def test_flatten_bad_input():
     with pytest.raises(ValueError) as info:
         cnnlib.flatten_backward(np.zeros((2, 11)), cache)
     assert str(info.value) == (
-        "flatten_backward: dp must have shape (2, 12) ((N, K) for P of shape (2, 3, 2, 2)), got (2, 11)"
+        "flatten_backward: dp must have shape (2, 12) ((N, Q) for P of shape (2, 3, 2, 2)), got (2, 11)"
     )
     with pytest.raises(TypeError, match="^flatten_backward: cache must be the second value returned by"):
         cnnlib.flatten_backward(np.zeros((2, 12)), (2, 3, 2, 2))
