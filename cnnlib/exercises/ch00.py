@@ -144,7 +144,7 @@ def _as_shape(v):
 def _shape_hint(name, got, exp, args) -> str:
     N, C, H, W, F, K, M = args
     if len(got) == len(exp) - 1 and got == exp[1:]:
-        return "the batch axis N comes first in every shape (NCHW, and (N, K) after flattening)"
+        return "the batch axis N comes first in every shape (NCHW, and (N, Q) after flattening)"
     if name in ("Z", "A") and len(got) == 4 and got[1] == C and C != F:
         return "the convolution outputs one map per filter: the channel axis becomes F"
     if name in ("Z", "A") and len(got) == 4 and got[2:] == (H - K, W - K):
@@ -153,7 +153,7 @@ def _shape_hint(name, got, exp, args) -> str:
     if name == "P" and len(got) == 4 and got[2:] == (math.ceil(Hz / 2), math.ceil(Wz / 2)) and got != exp:
         return "a 2×2 pooling window with stride 2 fits floor(H_Z / 2) times: a leftover odd row is dropped"
     if name == "p" and len(got) == 2 and exp[1] % F == 0 and got[1] == exp[1] // F:
-        return "flattening keeps every channel: p has F · H_P · W_P features"
+        return "flattening keeps every channel: p has Q = F · H_P · W_P features"
     return ""
 
 

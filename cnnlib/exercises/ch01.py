@@ -39,16 +39,16 @@ def _dense_reference(p, U, ds):
 def check_dense_backward(my_dense_backward) -> Verdict:
     """Exercise 1.1. ``my_dense_backward(p, U, ds) -> (dp, dU, dc)`` (notebook 01, eq. 1.2).
 
-    The forward pass is ``s = p @ U.T + c`` with p (N, K), U (M, K), c (M,); ``ds`` = ∂L/∂s
-    is (N, M). The answer: dp (N, K) = ds U, dU (M, K) = dsᵀ p (summed over the batch),
+    The forward pass is ``s = p @ U.T + c`` with p (N, Q), U (M, Q), c (M,); ``ds`` = ∂L/∂s
+    is (N, M). The answer: dp (N, Q) = ds U, dU (M, Q) = dsᵀ p (summed over the batch),
     dc (M,) = ds summed over the batch.
     """
     rng = _rng()
     specs = [
-        ("one sample: N=1, K=3 inputs, M=2 outputs", 1, 3, 2),
-        ("a batch: N=4, K=3, M=2", 4, 3, 2),
-        ("seed 002's output unit: N=5 images, K=4 features, M=1", 5, 4, 1),
-        ("square U: N=3, K=M=3 (a transpose no longer changes the shape)", 3, 3, 3),
+        ("one sample: N=1, Q=3 inputs, M=2 outputs", 1, 3, 2),
+        ("a batch: N=4, Q=3, M=2", 4, 3, 2),
+        ("seed 002's output unit: N=5 images, Q=4 features, M=1", 5, 4, 1),
+        ("square U: N=3, Q=M=3 (a transpose no longer changes the shape)", 3, 3, 3),
     ]
     cases = []
     for label, N, K, M in specs:
@@ -58,7 +58,7 @@ def check_dense_backward(my_dense_backward) -> Verdict:
         ds = np.round(rng.standard_normal((N, M)), 2)
         dp, dU, dc = _dense_reference(p, U, ds)
         hints = {
-            "dU must have U's shape (M, K): dU = dsᵀ p (ds.T @ p), not pᵀ ds": (dp, dU.T, dc),
+            "dU must have U's shape (M, Q): dU = dsᵀ p (ds.T @ p), not pᵀ ds": (dp, dU.T, dc),
             "dc is the SUM of ds over the batch (any 1/N is already inside ds)": (dp, dU, ds.mean(axis=0)),
             "dU is the sum over the batch of the outer products ds_nᵀ p_n: do not divide by N again": (dp, dU / N, dc),
             "dc must have shape (M,), one entry per output: sum ds over the batch axis (axis 0)": (dp, dU, ds),

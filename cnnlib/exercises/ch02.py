@@ -64,8 +64,8 @@ def check_conv_forward(my_conv_forward) -> Verdict:
 
 
 def check_output_size(my_output_size) -> Verdict:
-    """Exercise 2.2. ``my_output_size(H, K, S, P) -> int``: ``floor((H + 2P - K) / S) + 1`` (notebook 02, eq. 2.4)."""
-    grid = [  # (H, K, S, P)
+    """Exercise 2.2. ``my_output_size(H, K, S, pad) -> int``: ``floor((H + 2·pad - K) / S) + 1`` (notebook 02, eq. 2.4)."""
+    grid = [  # (H, K, S, pad)
         (5, 2, 1, 0),  # seed 000: 5×5 input, 2×2 kernel -> 4
         (6, 3, 1, 0),  # seed 002: 6×6 input, 3×3 kernel -> 4
         (3, 2, 1, 0),  # seed 001: 3×3 input, 2×2 kernel -> 2
@@ -78,27 +78,27 @@ def check_output_size(my_output_size) -> Verdict:
         (10, 1, 4, 0),
     ]
     cases = []
-    for H, K, S, P in grid:
-        expected = conv_output_size(H, K, S, P)
+    for H, K, S, pad in grid:
+        expected = conv_output_size(H, K, S, pad)
         hints = {
-            "use floor((H + 2P - K) / S) + 1: a window that would run past the padded edge is not used": (H + 2 * P - K)
+            "use floor((H + 2·pad - K) / S) + 1: a window that would run past the padded edge is not used": (H + 2 * pad - K)
             / S
             + 1,
-            "the padding P is added on both sides, so the padded size is H + 2P": (H + P - K) // S + 1,
+            "the padding pad is added on both sides, so the padded size is H + 2·pad": (H + pad - K) // S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}", (H, K, S, P), expected, hints=hints, require=is_int))
+        cases.append(Case(f"H={H}, K={K}, S={S}, pad={pad}", (H, K, S, pad), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,
         cases,
-        stub_hint="Fill in my_output_size(H, K, S, P) so that it returns an int.",
+        stub_hint="Fill in my_output_size(H, K, S, pad) so that it returns an int.",
     )
 
 
 def check_conv_matrix(my_conv_matrix) -> Verdict:
-    """Exercise 2.3. ``my_conv_matrix(W, H, W_in) -> M`` with ``vec(Z) = M @ vec(X)`` (notebook 02, eq. 2.5).
+    """Exercise 2.3. ``my_conv_matrix(W, H, W_in) -> T`` with ``vec(Z) = T @ vec(X)`` (notebook 02, eq. 2.5).
 
-    W (KH, KW) one kernel; X (H, W_in); M has shape ((H-KH+1)*(W_in-KW+1), H*W_in), rows and
+    W (KH, KW) one kernel; X (H, W_in); T has shape ((H-KH+1)*(W_in-KW+1), H*W_in), rows and
     columns in C (row-major) order: row ``u*Wo + v`` is output Z[u, v], column ``r*W_in + k``
     is input X[r, k].
     """
@@ -113,15 +113,15 @@ def check_conv_matrix(my_conv_matrix) -> Verdict:
     for label, KH, KW, H, Wd in specs:
         W = rng.integers(1, 9, size=(KH, KW)).astype(float)
         W[0, 0] = 10.0
-        M, _ = conv2d_as_matrix(W, (H, Wd))
+        T, _ = conv2d_as_matrix(W, (H, Wd))
         hints = {
             "each row should hold the kernel as it is, not rotated by 180° (cross-correlation)": conv2d_as_matrix(
                 W[::-1, ::-1].copy(), (H, Wd)
             )[0],
         }
-        if M.shape[0] != M.shape[1]:
-            hints["rows are outputs and columns are inputs: you returned the transpose"] = M.T
-        cases.append(Case(label, (W, H, Wd), M, hints=hints))
+        if T.shape[0] != T.shape[1]:
+            hints["rows are outputs and columns are inputs: you returned the transpose"] = T.T
+        cases.append(Case(label, (W, H, Wd), T, hints=hints))
     return run_cases(
         "check_conv_matrix",
         my_conv_matrix,

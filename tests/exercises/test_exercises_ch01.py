@@ -16,13 +16,13 @@ def dense_backward_right(p, U, ds):
 
 
 def dense_backward_loops(p, U, ds):
-    N, K = p.shape
+    N, Q = p.shape
     M = U.shape[0]
-    dp, dU, dc = np.zeros((N, K)), np.zeros((M, K)), np.zeros(M)
+    dp, dU, dc = np.zeros((N, Q)), np.zeros((M, Q)), np.zeros(M)
     for n in range(N):
         for i in range(M):
             dc[i] += ds[n, i]
-            for k in range(K):
+            for k in range(Q):
                 dU[i, k] += ds[n, i] * p[n, k]
                 dp[n, k] += ds[n, i] * U[i, k]
     return dp, dU, dc
@@ -87,7 +87,7 @@ def dense_two_values(p, U, ds):
 
 
 def dense_raises(p, U, ds):
-    return p @ U, ds.T @ p, ds.sum(axis=0)  # (N, K) @ (M, K): a shape error inside the reader's code
+    return p @ U, ds.T @ p, ds.sum(axis=0)  # (N, Q) @ (M, Q): a shape error inside the reader's code
 
 
 def dense_mutates(p, U, ds):
@@ -194,7 +194,7 @@ def test_verdict_is_falsy_and_carries_the_message(capsys):
 @pytest.mark.parametrize(
     "fn, words",
     [
-        (dense_dU_transposed, "dU must have U's shape (M, K)"),
+        (dense_dU_transposed, "dU must have U's shape (M, Q)"),
         (dense_dc_mean, "SUM of ds over the batch"),
         (dense_dp_transposed_U, "no transpose of U"),
         (dense_dc_not_summed, "dc must have shape (M,)"),

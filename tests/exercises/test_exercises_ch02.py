@@ -22,8 +22,8 @@ def conv_forward_right(X, W, b):
     return Z
 
 
-def output_size_right(H, K, S, P):
-    return (H + 2 * P - K) // S + 1
+def output_size_right(H, K, S, pad):
+    return (H + 2 * pad - K) // S + 1
 
 
 def conv_matrix_right(W, H, Wd):
@@ -72,16 +72,16 @@ def stub(*args):
     return None
 
 
-def output_size_no_floor(H, K, S, P):
-    return (H + 2 * P - K) / S + 1
+def output_size_no_floor(H, K, S, pad):
+    return (H + 2 * pad - K) / S + 1
 
 
-def output_size_one_side(H, K, S, P):
-    return (H + P - K) // S + 1
+def output_size_one_side(H, K, S, pad):
+    return (H + pad - K) // S + 1
 
 
-def output_size_float(H, K, S, P):
-    return float((H + 2 * P - K) // S + 1)
+def output_size_float(H, K, S, pad):
+    return float((H + 2 * pad - K) // S + 1)
 
 
 def conv_matrix_transposed(W, H, Wd):
