@@ -4,8 +4,8 @@
   seed-002-style network for other input sizes, kernels, strides and paddings;
 * :func:`check_seed002_grads` — exercise 6.2: all four parameter gradients of seed 002's
   network for one image (dW1, dB1, dW2, dB2);
-* :func:`check_batch_dW2` — exercise 6.3: dW2 and dB2 for a batch of M images in seed 002's
-  layout (one column per image), i.e. ``(A2 - Y) Fᵀ / M``;
+* :func:`check_batch_dW2` — exercise 6.3: dW2 and dB2 for a batch of N images in seed 002's
+  layout (one column per image), i.e. ``(A2 - Y) Fᵀ / N``;
 * :func:`check_conv_dW_strided` — exercise 6.4: the kernel gradient with padding and stride
   (pad X, spread δ out by the stride, cross-correlate).
 
@@ -37,21 +37,21 @@ def _rng(offset: int = 0):
 # --------------------------------------------------------------------------- exercise 6.1
 
 
-def _num_parameters(H, K, S, P):
-    Ho = conv_output_size(H, K, S, P)  # conv output side
+def _num_parameters(H, K, S, pad):
+    Ho = conv_output_size(H, K, S, pad)  # conv output side
     Hp = Ho // 2  # 2×2 max-pool, stride 2 (floor)
     return K * K + 1 + Hp * Hp + 1
 
 
 def check_num_parameters(my_num_parameters) -> Verdict:
-    """Exercise 6.1. ``my_num_parameters(H, K, S, P) -> int`` for seed 002's architecture.
+    """Exercise 6.1. ``my_num_parameters(H, K, S, pad) -> int`` for seed 002's architecture.
 
-    An H×H one-channel image, one K×K filter with a bias (stride S, padding P), ReLU,
+    An H×H one-channel image, one K×K filter with a bias (stride S, padding pad), ReLU,
     2×2 max-pooling with stride 2 (a leftover row or column is dropped), flatten, and one
     sigmoid neuron with a weight per flattened entry and a bias. Seed 002 (H=6, K=3,
-    S=1, P=0) has 15. Notebook 06, §6.1.
+    S=1, pad=0) has 15. Notebook 06, §6.1.
     """
-    grid = [  # (H, K, S, P)
+    grid = [  # (H, K, S, pad)
         (6, 3, 1, 0),  # seed 002 -> 15
         (6, 3, 1, 1),  # padding 1 (notebook 06, §6.8) -> 20
         (6, 3, 2, 2),  # stride 2 with padding 2 (§6.8) -> 15
@@ -61,9 +61,9 @@ def check_num_parameters(my_num_parameters) -> Verdict:
         (9, 2, 3, 0),
     ]
     cases = []
-    for H, K, S, P in grid:
-        n = _num_parameters(H, K, S, P)
-        Ho = conv_output_size(H, K, S, P)
+    for H, K, S, pad in grid:
+        n = _num_parameters(H, K, S, pad)
+        Ho = conv_output_size(H, K, S, pad)
         hints = {
             "the two biases are missing: B1 (one per filter) and B2 (one per output neuron) are trained too": n - 2,
             "the dense layer sees the pooled map, not the convolution output: flatten P1 (after max-pooling)": K * K
@@ -76,12 +76,12 @@ def check_num_parameters(my_num_parameters) -> Verdict:
             + 1,
         }
         hints = {k: v for k, v in hints.items() if v != n}
-        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}", (H, K, S, P), n, hints=hints, require=is_int))
+        cases.append(Case(f"H={H}, K={K}, S={S}, pad={pad}", (H, K, S, pad), n, hints=hints, require=is_int))
     return run_cases(
         "check_num_parameters",
         my_num_parameters,
         cases,
-        stub_hint="Fill in my_num_parameters(H, K, S, P) so that it returns an int.",
+        stub_hint="Fill in my_num_parameters(H, K, S, pad) so that it returns an int.",
     )
 
 
@@ -206,29 +206,29 @@ def check_seed002_grads(my_seed002_grads) -> Verdict:
 def check_batch_dW2(my_batch_dW2) -> Verdict:
     """Exercise 6.3. ``my_batch_dW2(F, A2, Y) -> (dW2, dB2)`` in seed 002's layout (one column per image).
 
-    F (4, M) flattened maps, A2 (1, M) predictions, Y (1, M) labels; the loss is the mean
-    binary cross-entropy over the M images. Return dW2 as seed 002 writes it, a (1, 4) row
-    ``(A2 - Y) Fᵀ / M``, and dB2 a number. Notebook 06, §6.7.
+    F (4, N) flattened maps, A2 (1, N) predictions, Y (1, N) labels; the loss is the mean
+    binary cross-entropy over the N images. Return dW2 as seed 002 writes it, a (1, 4) row
+    ``(A2 - Y) Fᵀ / N``, and dB2 a number. Notebook 06, §6.7.
     """
     rng = _rng(3)
     cases = []
-    for M in (1, 5, 3):
-        F = rng.uniform(0, 1.5, (4, M)).round(2)
-        A2 = rng.uniform(0.05, 0.95, (1, M)).round(3)
-        Y = rng.integers(0, 2, (1, M)).astype(float)
+    for N in (1, 5, 3):
+        F = rng.uniform(0, 1.5, (4, N)).round(2)
+        A2 = rng.uniform(0.05, 0.95, (1, N)).round(3)
+        Y = rng.integers(0, 2, (1, N)).astype(float)
         Y[0, 0] = 1.0 - np.round(A2[0, 0])  # at least one clear error
-        E = A2 - Y  # (1, M)
-        dW2, dB2 = E @ F.T / M, float(E.sum() / M)
+        E = A2 - Y  # (1, N)
+        dW2, dB2 = E @ F.T / N, float(E.sum() / N)
         hints = {}
-        if M > 1:
-            hints["the loss is the mean over the M images: divide the sums by M"] = (dW2 * M, dB2 * M)
-            hints["that is the first image only: every image contributes to dW2 (the product sums over M)"] = (
+        if N > 1:
+            hints["the loss is the mean over the N images: divide the sums by N"] = (dW2 * N, dB2 * N)
+            hints["that is the first image only: every image contributes to dW2 (the product sums over N)"] = (
                 E[:, :1] @ F[:, :1].T,
                 float(E[0, 0]),
             )
-        hints["seed 002's dW2 is the (1, 4) row (A2 − Y)Fᵀ / M; yours is its transpose"] = (dW2.T, dB2)
+        hints["seed 002's dW2 is the (1, 4) row (A2 − Y)Fᵀ / N; yours is its transpose"] = (dW2.T, dB2)
         cases.append(
-            Case(f"M = {M} image{'s' if M > 1 else ''}", (F, A2, Y), (dW2, dB2), names=("dW2", "dB2"), hints=hints)
+            Case(f"N = {N} image{'s' if N > 1 else ''}", (F, A2, Y), (dW2, dB2), names=("dW2", "dB2"), hints=hints)
         )
     return run_cases(
         "check_batch_dW2",
@@ -241,32 +241,32 @@ def check_batch_dW2(my_batch_dW2) -> Verdict:
 # --------------------------------------------------------------------------- exercise 6.4
 
 
-def _dW_ref(X, K, S, P, dZ):
-    _, cache = conv2d_forward(X[None, None], np.zeros((1, 1, K, K)), np.zeros(1), stride=S, padding=P)
+def _dW_ref(X, K, S, pad, dZ):
+    _, cache = conv2d_forward(X[None, None], np.zeros((1, 1, K, K)), np.zeros(1), stride=S, padding=pad)
     return conv2d_backward(dZ[None, None], cache)[1][0, 0]
 
 
-def _dW_flipped(X, K, S, P, dZ):
+def _dW_flipped(X, K, S, pad, dZ):
     """The dilated δ rotated by 180° (a true convolution)."""
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
     d[::S, ::S] = dZ
-    Xp = np.pad(X, P)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
+    Xp = np.pad(X, pad)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
     return conv2d_forward(Xp[None, None], d[::-1, ::-1].copy()[None, None], np.zeros(1))[0][0, 0]
 
 
-def _dW_no_stride(X, K, S, P, dZ):
+def _dW_no_stride(X, K, S, pad, dZ):
     """Stride ignored: δ not spread out, correlated with the first rows and columns of the padded input."""
     Ho, Wo = dZ.shape
-    Xp = np.pad(X, P)[: Ho + K - 1, : Wo + K - 1]
+    Xp = np.pad(X, pad)[: Ho + K - 1, : Wo + K - 1]
     return conv2d_forward(Xp[None, None], dZ[None, None], np.zeros(1))[0][0, 0]
 
 
 def check_conv_dW_strided(my_conv_dW) -> Verdict:
-    """Exercise 6.4. ``my_conv_dW(X, K, S, P, dZ) -> dW`` for one channel and one K×K filter.
+    """Exercise 6.4. ``my_conv_dW(X, K, S, pad, dZ) -> dW`` for one channel and one K×K filter.
 
     Forward: ``Z[u, v] = sum_{i,j} W[i, j] * Xpad[u*S + i, v*S + j] + b`` with Xpad = X zero-padded
-    by P on every side. X (H, W), dZ = δZ (Ho, Wo) with Ho = (H + 2P - K) // S + 1; return dW
+    by pad on every side. X (H, W), dZ = δZ (Ho, Wo) with Ho = (H + 2·pad - K) // S + 1; return dW
     (K, K). Recipe (notebook 06, §6.8): pad X, insert S - 1 zeros between the entries of δZ, and
     cross-correlate; rows of Xpad that no window reaches play no part.
     """
@@ -279,28 +279,28 @@ def check_conv_dW_strided(my_conv_dW) -> Verdict:
         ("non-square 7×5 input, K=2, stride 3, padding 1", 7, 5, 2, 3, 1),
     ]
     cases = []
-    for label, H, Wd, K, S, P in specs:
+    for label, H, Wd, K, S, pad in specs:
         X = rng.integers(-3, 4, size=(H, Wd)).astype(float)
         X[0, 0] = 4.5
-        Ho, Wo = conv_output_size(H, K, S, P), conv_output_size(Wd, K, S, P)
+        Ho, Wo = conv_output_size(H, K, S, pad), conv_output_size(Wd, K, S, pad)
         dZ = rng.integers(-3, 4, size=(Ho, Wo)).astype(float)
         dZ[0, -1] = 2.5  # never symmetric
-        dW = _dW_ref(X, K, S, P, dZ)
+        dW = _dW_ref(X, K, S, pad, dZ)
         hints = {
             "this is a true convolution (δ rotated by 180°); the kernel gradient is a cross-correlation": _dW_flipped(
-                X, K, S, P, dZ
+                X, K, S, pad, dZ
             ),
         }
         if S > 1:
             hints[
                 "the stride is missing: output (u, v) saw the input at (u·S + i, v·S + j), so spread δZ out "
                 f"with {S - 1} zero(s) between its entries before correlating"
-            ] = _dW_no_stride(X, K, S, P, dZ)
+            ] = _dW_no_stride(X, K, S, pad, dZ)
         hints = {k: v for k, v in hints.items() if not np.allclose(v, dW)}
-        cases.append(Case(label, (X, K, S, P, dZ), dW, hints=hints))
+        cases.append(Case(label, (X, K, S, pad, dZ), dW, hints=hints))
     return run_cases(
         "check_conv_dW_strided",
         my_conv_dW,
         cases,
-        stub_hint="Fill in my_conv_dW(X, K, S, P, dZ) so that it returns dW with shape (K, K).",
+        stub_hint="Fill in my_conv_dW(X, K, S, pad, dZ) so that it returns dW with shape (K, K).",
     )

@@ -113,10 +113,10 @@ def _terms_or_none(X, f, c, i, j, dZ):
 
 
 def check_weight_sharing_terms(my_terms) -> Verdict:
-    """Exercise 7.2. ``my_terms(X, f, c, i, j, dZ) -> T`` with ``T[u, v] = dZ[f, u, v] * X[c, u+i, v+j]``.
+    """Exercise 7.2. ``my_terms(X, f, c, i, j, dZ) -> terms`` with ``terms[u, v] = dZ[f, u, v] * X[c, u+i, v+j]``.
 
-    X (C, H, W), dZ (F, Ho, Wo) with stride 1 and no padding; T has dZ[f]'s shape (Ho, Wo) and
-    ``T.sum()`` is the kernel gradient dW[f, c, i, j]: one term per position the shared weight
+    X (C, H, W), dZ (F, Ho, Wo) with stride 1 and no padding; ``terms`` has dZ[f]'s shape (Ho, Wo) and
+    ``terms.sum()`` is the kernel gradient dW[f, c, i, j]: one term per position the shared weight
     was used at (notebook 07, §7.6).
     """
     rng = _rng(2)
@@ -131,7 +131,7 @@ def check_weight_sharing_terms(my_terms) -> Verdict:
         dZ = rng.integers(-3, 4, size=(F, Ho, Wo)).astype(float)
         dZ[:, 0, 0] = 2.5
         f, c, i, j = idx
-        T = _terms(X, f, c, i, j, dZ)
+        terms = _terms(X, f, c, i, j, dZ)
         hints = {
             "every term uses the input at (u + i, v + j), shifted by the kernel offset": _terms(X, f, c, 0, 0, dZ),
             "the offsets are swapped: row offset i goes with u, column offset j with v": _terms_or_none(
@@ -139,10 +139,10 @@ def check_weight_sharing_terms(my_terms) -> Verdict:
             ),
             f"use input channel c = {c} (W[f, c] only ever touches channel c)": _terms(X, f, (c + 1) % C, i, j, dZ),
             f"use filter f = {f}'s δ (dW[f] only collects δZ[f])": _terms(X, (f + 1) % F, c, i, j, dZ),
-            "return the (Ho, Wo) array of terms, not their sum (the sum is dW[f, c, i, j] itself)": T.sum(),
+            "return the (Ho, Wo) array of terms, not their sum (the sum is dW[f, c, i, j] itself)": terms.sum(),
         }
-        hints = {k: v for k, v in hints.items() if v is not None and not np.allclose(v, T)}
-        cases.append(Case(label, (X, f, c, i, j, dZ), T, hints=hints))
+        hints = {k: v for k, v in hints.items() if v is not None and not np.allclose(v, terms)}
+        cases.append(Case(label, (X, f, c, i, j, dZ), terms, hints=hints))
     return run_cases(
         "check_weight_sharing_terms",
         my_terms,
@@ -157,7 +157,7 @@ def check_weight_sharing_terms(my_terms) -> Verdict:
 def seed003_forward(X, W, b, U, c):
     """Seed 003's network on a batch: X (N, C, H, W) → Z → A → P (2×2 max-pool) → p → s = p Uᵀ + c.
 
-    Returns a dict with Z, A, P (NCHW), p (N, K), s (N, M) and yhat = softmax(s) (N, M).
+    Returns a dict with Z, A, P (NCHW), p (N, Q), s (N, M) and yhat = softmax(s) (N, M).
     """
     Z, _ = conv2d_forward(X, W, b)
     A, _ = relu_forward(Z)
@@ -194,8 +194,8 @@ def _seed003_case(rng, N, C, F, M, dead):
         X = rng.uniform(0, 1, (N, C, H, H)).round(2)
         W = rng.normal(0, 0.5, (F, C, 3, 3)).round(2)
         b = rng.normal(0, 0.3, F).round(2)
-        K = F * 4
-        U = rng.normal(0, 0.6, (M, K)).round(2)
+        Q = F * 4  # the length of the flattened p
+        U = rng.normal(0, 0.6, (M, Q)).round(2)
         c = rng.normal(0, 0.2, M).round(2)
         y = rng.integers(0, M, N)
         Z = seed003_forward(X, W, b, U, c)["Z"]
@@ -211,9 +211,9 @@ def check_seed003_grads(my_seed003_grads) -> Verdict:
     """Exercise 7.3. ``my_seed003_grads(X, W, b, U, c, y) -> (dW, db, dU, dc)`` for a batch.
 
     Seed 003's network: X (N, C, 6, 6) → conv W (F, C, 3, 3) + b (F,) → ReLU → 2×2 max-pool,
-    stride 2 → flatten p (N, 4F) in NCHW order (``P.reshape(N, -1)``) → s = p Uᵀ + c with U
-    (M, 4F), c (M,) → softmax → cross-entropy against integer labels y (N,), **averaged** over
-    the N images. Return dW (F, C, 3, 3), db (F,), dU (M, 4F), dc (M,). Notebook 07, §§7.4 and 7.9.
+    stride 2 → flatten p (N, Q), Q = 4F, in NCHW order (``P.reshape(N, -1)``) → s = p Uᵀ + c with U
+    (M, Q), c (M,) → softmax → cross-entropy against integer labels y (N,), **averaged** over
+    the N images. Return dW (F, C, 3, 3), db (F,), dU (M, Q), dc (M,). Notebook 07, §§7.4 and 7.9.
     ``cnnlib.exercises.ch07.seed003_forward`` gives the forward intermediates if you want them.
     """
     rng = _rng(3)

@@ -1,14 +1,15 @@
 """Checkers for the exercises of notebook 08 (stride, padding and dilation).
 
 * :func:`check_output_size` — exercise 8.1: the output size with stride, padding and
-  dilation, ``floor((H + 2P - D(K-1) - 1) / S) + 1`` (eq. 8.1);
+  dilation, ``floor((H + 2·pad - D(K-1) - 1) / S) + 1`` (eq. 8.1);
 * :func:`check_dilate` — exercise 8.2: the dilated upstream gradient, ``stride - 1``
   zeros between neighbouring entries (eq. 8.5);
 * :func:`check_strided_dX` — exercise 8.3: the input gradient of a strided convolution
   as a full convolution of the dilated δ with the kernel (eq. 8.6), including the rows
   a stride never reaches;
 * :func:`check_unread_rows` — exercise 8.4: which input rows no window reads, so that
-  their gradient is zero whatever W and δ are (§8.6, eq. 8.11).
+  their gradient is zero whatever W and δ are (§8.6: row x is read if and only if
+  x + pad = u·S + i·D for some output row u and kernel row i).
 
 Each prints a verdict and returns a :class:`Verdict` (truthy when every case passed); none
 raises because of your answer.
@@ -35,12 +36,12 @@ def _rng():
 
 
 def check_output_size(my_output_size) -> Verdict:
-    """Exercise 8.1. ``my_output_size(H, K, S, P, D) -> int`` (notebook 08, eq. 8.1).
+    """Exercise 8.1. ``my_output_size(H, K, S, pad, D) -> int`` (notebook 08, eq. 8.1).
 
-    ``floor((H + 2P - D(K-1) - 1) / S) + 1``: input size H, kernel size K, stride S,
-    padding P, dilation D — the argument order of ``cnnlib.conv_output_size``.
+    ``floor((H + 2·pad - D(K-1) - 1) / S) + 1``: input size H, kernel size K, stride S,
+    padding pad, dilation D — the argument order of ``cnnlib.conv_output_size``.
     """
-    grid = [  # (H, K, S, P, D)
+    grid = [  # (H, K, S, pad, D)
         (5, 2, 1, 0, 1),  # seed 000 -> 4
         (6, 3, 1, 0, 1),  # seed 002 -> 4
         (6, 3, 2, 0, 1),  # seed 002's sizes with stride 2 -> 2 (row 5 unread)
@@ -54,25 +55,25 @@ def check_output_size(my_output_size) -> Verdict:
         (12, 3, 4, 3, 3),  # -> 3
     ]
     cases = []
-    for H, K, S, P, D in grid:
-        expected = conv_output_size(H, K, S, P, D)
-        n = H + 2 * P - D * (K - 1) - 1  # eq. (8.1) is n // S + 1
-        no_dilation = (H + 2 * P - K) // S + 1
-        span_DK = (H + 2 * P - D * K) // S + 1
-        padded_once = (H + P - D * (K - 1) - 1) // S + 1
+    for H, K, S, pad, D in grid:
+        expected = conv_output_size(H, K, S, pad, D)
+        n = H + 2 * pad - D * (K - 1) - 1  # eq. (8.1) is n // S + 1
+        no_dilation = (H + 2 * pad - K) // S + 1
+        span_DK = (H + 2 * pad - D * K) // S + 1
+        padded_once = (H + pad - D * (K - 1) - 1) // S + 1
         hints = {
             "the dilation is missing: a dilated kernel spans D(K - 1) + 1 cells, not K": no_dilation,
             "a dilated kernel spans D(K - 1) + 1 cells, not D·K (there are K - 1 gaps between K entries)": span_DK,
-            "the padding P is added on both sides, so the padded size is H + 2P": padded_once,
+            "the padding pad is added on both sides, so the padded size is H + 2·pad": padded_once,
             "round down, not up: a last window that would stick out past the padded edge is dropped": -(-n // S) + 1,
             "use floor division: the count of window positions is a whole number": n / S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}, D={D}", (H, K, S, P, D), expected, hints=hints, require=is_int))
+        cases.append(Case(f"H={H}, K={K}, S={S}, pad={pad}, D={D}", (H, K, S, pad, D), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,
         cases,
-        stub_hint="Fill in my_output_size(H, K, S, P, D) so that it returns an int.",
+        stub_hint="Fill in my_output_size(H, K, S, pad, D) so that it returns an int.",
     )
 
 
@@ -208,14 +209,16 @@ def check_strided_dX(my_strided_dX) -> Verdict:
 # --------------------------------------------------------------------------- 8.4 unread rows
 
 
-def unread_rows(H: int, K: int, S: int = 1, P: int = 0, D: int = 1) -> list[int]:
+def unread_rows(H: int, K: int, S: int = 1, pad: int = 0, D: int = 1) -> list[int]:
     """Rows of X (0-based, X's own numbering) that no window of a convolution reads (notebook 08, §8.6).
 
     Window row u reads padded rows ``u*S + i*D`` for i = 0..K-1 (eq. 8.2); padded row x is
-    row ``x - P`` of X. Rows that are never read get zero gradient whatever W and δ are.
+    row ``x - pad`` of X. So row x is read if and only if ``x + pad = u*S + i*D`` for some
+    0 <= u < H_out and 0 <= i < K: the exact rule, with no shortcut through gcd(S, D) or
+    S > K. Rows that are never read get zero gradient whatever W and δ are.
     """
-    Ho = conv_output_size(H, K, S, P, D)
-    read = {u * S + i * D - P for u in range(Ho) for i in range(K)}
+    Ho = conv_output_size(H, K, S, pad, D)
+    read = {u * S + i * D - pad for u in range(Ho) for i in range(K)}
     return [x for x in range(H) if x not in read]
 
 
@@ -237,23 +240,23 @@ def _as_rows(answer) -> tuple[list[int] | None, str | None]:
     return sorted(set(rows)), None
 
 
-def _reader(x: int, K: int, S: int, P: int, D: int, Ho: int) -> str:
+def _reader(x: int, K: int, S: int, pad: int, D: int, Ho: int) -> str:
     """Which window and kernel row read row x of X (for the verdict)."""
     for u in range(Ho):
         for i in range(K):
-            if u * S + i * D == x + P:
-                return f"window row u={u} reads it with kernel row i={i} (padded row {u}·{S} + {i}·{D} = {x + P})"
+            if u * S + i * D == x + pad:
+                return f"window row u={u} reads it with kernel row i={i} (padded row {u}·{S} + {i}·{D} = {x + pad})"
     return ""
 
 
 def check_unread_rows(my_unread_rows) -> Verdict:
-    """Exercise 8.4. ``my_unread_rows(H, K, S, P, D) -> list of ints`` (notebook 08, §8.6).
+    """Exercise 8.4. ``my_unread_rows(H, K, S, pad, D) -> list of ints`` (notebook 08, §8.6).
 
     The rows of X (0-based, in X's own numbering, not the padded one) that no window
     reads — equivalently, the rows whose gradient is zero for every W and δ. Any order;
     an empty list when every row is read.
     """
-    grid = [  # (H, K, S, P, D)
+    grid = [  # (H, K, S, pad, D)
         (6, 3, 2, 0, 1),  # [5]: the floor drops the last window
         (7, 3, 2, 0, 1),  # []: the windows fit exactly
         (5, 3, 1, 1, 1),  # []: stride 1 reads everything
@@ -262,32 +265,33 @@ def check_unread_rows(my_unread_rows) -> Verdict:
         (7, 2, 2, 0, 2),  # [1, 3, 5]: even rows only
         (10, 2, 3, 0, 1),  # [2, 5, 8, 9]: gaps between windows, and the end
         (11, 3, 4, 2, 2),  # [1, 3, 5, 7, 9]
+        (9, 2, 2, 0, 3),  # [1, 6, 8]: gaps although gcd(S, D) = 1 and S <= K
     ]
     cases = []
     for args in grid:
-        H, K, S, P, D = args
+        H, K, S, pad, D = args
         expected = unread_rows(*args)
         judge = functools.partial(_rows_problem, args, expected)
-        cases.append(Case(f"H={H}, K={K}, S={S}, P={P}, D={D}", args, expected, judge=judge))
+        cases.append(Case(f"H={H}, K={K}, S={S}, pad={pad}, D={D}", args, expected, judge=judge))
     return run_cases(
         "check_unread_rows",
         my_unread_rows,
         cases,
-        stub_hint="Fill in my_unread_rows(H, K, S, P, D) so that it returns a list of row indices.",
+        stub_hint="Fill in my_unread_rows(H, K, S, pad, D) so that it returns a list of row indices.",
     )
 
 
 def _rows_problem(args, expected, answer) -> str | None:
     """A ``Case.judge``: None if ``answer`` lists the ``expected`` unread rows, else what is wrong and a hint."""
-    H, K, S, P, D = args
+    H, K, S, pad, D = args
     rows, problem = _as_rows(answer)
     if problem is not None:
         return problem
     if rows == expected:
         return None
-    Ho = conv_output_size(H, K, S, P, D)
+    Ho = conv_output_size(H, K, S, pad, D)
     read_padded = sorted({u * S + i * D for u in range(Ho) for i in range(K)})
-    unread_padded = [x for x in range(H + 2 * P) if x not in read_padded]
+    unread_padded = [x for x in range(H + 2 * pad) if x not in read_padded]
     parts = []
     missing = [x for x in expected if x not in rows]
     extra = [x for x in rows if x not in expected]
@@ -299,14 +303,17 @@ def _rows_problem(args, expected, answer) -> str | None:
             parts.append(f"row(s) {outside} do not exist: X has rows 0 to {H - 1}")
         inside = [x for x in extra if 0 <= x < H]
         if inside:
-            parts.append(f"row {inside[0]} is read: " + _reader(inside[0], K, S, P, D, Ho))
+            parts.append(f"row {inside[0]} is read: " + _reader(inside[0], K, S, pad, D, Ho))
     msg = "; ".join(parts) + f". Expected {expected}."
-    last = read_padded[-1] - P  # the last row of X that a window reads
+    last = read_padded[-1] - pad  # the last row of X that a window reads
     hint = None
-    if P and rows in (unread_padded, [x for x in unread_padded if P <= x < P + H]):
-        hint = f"give the rows in X's own numbering: padded row x is row x − P of X (here P = {P})"
+    if pad and rows in (unread_padded, [x for x in unread_padded if pad <= x < pad + H]):
+        hint = f"give the rows in X's own numbering: padded row x is row x − pad of X (here pad = {pad})"
     elif any(x < last for x in expected) and rows == [x for x in expected if x > last]:
-        hint = "rows inside the input can be skipped too, when the windows' reads do not interlock (§8.6)"
+        hint = (
+            "rows inside the input can be skipped too: row x is read only if x + pad = u·S + i·D for some "
+            "window row u and kernel row i (§8.6)"
+        )
     if hint:
         msg += f"\n  Hint: {hint}"
     return msg + f"\n  (The windows read padded rows {read_padded}.)"

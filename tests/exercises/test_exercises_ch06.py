@@ -11,8 +11,8 @@ from cnnlib.exercises import ch06
 # ---------------------------------------------------------------- right answers (as in 06_solutions)
 
 
-def num_parameters_right(H, K, S, P):
-    Ho = (H + 2 * P - K) // S + 1
+def num_parameters_right(H, K, S, pad):
+    Ho = (H + 2 * pad - K) // S + 1
     return K * K + 1 + (Ho // 2) ** 2 + 1
 
 
@@ -46,20 +46,20 @@ def seed002_grads_right(X, W1, B1, W2, B2, Y, *, mistake=None):
 
 
 def batch_dW2_right(F, A2, Y):
-    M = F.shape[1]
-    return (A2 - Y) @ F.T / M, float((A2 - Y).sum() / M)
+    N = F.shape[1]
+    return (A2 - Y) @ F.T / N, float((A2 - Y).sum() / N)
 
 
-def conv_dW_right(X, K, S, P, dZ):
+def conv_dW_right(X, K, S, pad, dZ):
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
     d[::S, ::S] = dZ
-    Xp = np.pad(X, P)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
+    Xp = np.pad(X, pad)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
     return signal.correlate2d(Xp, d, mode="valid")
 
 
-def conv_dW_loops(X, K, S, P, dZ):
-    Xp = np.pad(X, P)
+def conv_dW_loops(X, K, S, pad, dZ):
+    Xp = np.pad(X, pad)
     dW = np.zeros((K, K))
     for u in range(dZ.shape[0]):
         for v in range(dZ.shape[1]):
@@ -74,21 +74,21 @@ def stub(*args):
     return None
 
 
-def num_parameters_no_bias(H, K, S, P):
-    return num_parameters_right(H, K, S, P) - 2
+def num_parameters_no_bias(H, K, S, pad):
+    return num_parameters_right(H, K, S, pad) - 2
 
 
-def num_parameters_unpooled(H, K, S, P):
-    Ho = (H + 2 * P - K) // S + 1
+def num_parameters_unpooled(H, K, S, pad):
+    Ho = (H + 2 * pad - K) // S + 1
     return K * K + 1 + Ho * Ho + 1
 
 
-def num_parameters_float(H, K, S, P):
-    return float(num_parameters_right(H, K, S, P))
+def num_parameters_float(H, K, S, pad):
+    return float(num_parameters_right(H, K, S, pad))
 
 
-def num_parameters_ceil(H, K, S, P):
-    Ho = (H + 2 * P - K) // S + 1
+def num_parameters_ceil(H, K, S, pad):
+    Ho = (H + 2 * pad - K) // S + 1
     return K * K + 1 + (-(-Ho // 2)) ** 2 + 1
 
 
@@ -102,22 +102,22 @@ def batch_transposed(F, A2, Y):
     return dW2.T, dB2
 
 
-def conv_dW_no_dilation(X, K, S, P, dZ):
+def conv_dW_no_dilation(X, K, S, pad, dZ):
     Ho, Wo = dZ.shape
-    Xp = np.pad(X, P)[: Ho + K - 1, : Wo + K - 1]
+    Xp = np.pad(X, pad)[: Ho + K - 1, : Wo + K - 1]
     return signal.correlate2d(Xp, dZ, mode="valid")
 
 
-def conv_dW_convolve(X, K, S, P, dZ):
+def conv_dW_convolve(X, K, S, pad, dZ):
     Ho, Wo = dZ.shape
     d = np.zeros(((Ho - 1) * S + 1, (Wo - 1) * S + 1))
     d[::S, ::S] = dZ
-    Xp = np.pad(X, P)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
+    Xp = np.pad(X, pad)[: (Ho - 1) * S + K, : (Wo - 1) * S + K]
     return signal.convolve2d(Xp, d, mode="valid")
 
 
-def conv_dW_no_padding(X, K, S, P, dZ):
-    return conv_dW_right(X, K, S, 0, dZ) if P == 0 else np.zeros((K, K))
+def conv_dW_no_padding(X, K, S, pad, dZ):
+    return conv_dW_right(X, K, S, 0, dZ) if pad == 0 else np.zeros((K, K))
 
 
 # ---------------------------------------------------------------- tests
@@ -178,7 +178,7 @@ def test_seed002_grads_stub(capsys):
 
 @pytest.mark.parametrize(
     "fn, words",
-    [(batch_sum, "divide the sums by M"), (batch_transposed, "yours is its transpose"), (stub, "not attempted")],
+    [(batch_sum, "divide the sums by N"), (batch_transposed, "yours is its transpose"), (stub, "not attempted")],
 )
 def test_batch_dW2_rejects(fn, words, capsys):
     assert ch06.check_batch_dW2(fn).passed is False

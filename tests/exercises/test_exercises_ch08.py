@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -12,8 +14,8 @@ from cnnlib.exercises import ch08
 # ---------------------------------------------------------------- right answers (as in 08_solutions)
 
 
-def output_size_right(H, K, S, P, D):
-    return (H + 2 * P - D * (K - 1) - 1) // S + 1
+def output_size_right(H, K, S, pad, D):
+    return (H + 2 * pad - D * (K - 1) - 1) // S + 1
 
 
 def dilate_right(stride, delta):
@@ -40,17 +42,17 @@ def strided_dX_loops(W, input_shape, stride, dZ):
     return dX
 
 
-def unread_rows_right(H, K, S, P, D):
-    Ho = (H + 2 * P - D * (K - 1) - 1) // S + 1
-    read = {u * S + i * D - P for u in range(Ho) for i in range(K)}
+def unread_rows_right(H, K, S, pad, D):
+    Ho = (H + 2 * pad - D * (K - 1) - 1) // S + 1
+    read = {u * S + i * D - pad for u in range(Ho) for i in range(K)}
     return [x for x in range(H) if x not in read]
 
 
-def unread_rows_by_gradient(H, K, S, P, D):
+def unread_rows_by_gradient(H, K, S, pad, D):
     # brute force: rows of dX that are zero for an all-ones kernel and delta
     # one column; the knobs act on the rows only
     X, W = np.zeros((1, 1, H, 1)), np.ones((1, 1, K, 1))
-    Z, cache = cnnlib.conv2d_forward(X, W, np.zeros(1), stride=(S, 1), padding=(P, 0), dilation=(D, 1))
+    Z, cache = cnnlib.conv2d_forward(X, W, np.zeros(1), stride=(S, 1), padding=(pad, 0), dilation=(D, 1))
     dX = cnnlib.conv2d_backward(np.ones_like(Z), cache)[0][0, 0, :, 0]
     return np.flatnonzero(dX == 0)  # an array, in any form the checker accepts
 
@@ -58,24 +60,24 @@ def unread_rows_by_gradient(H, K, S, P, D):
 # ---------------------------------------------------------------- wrong answers
 
 
-def output_size_no_dilation(H, K, S, P, D):
-    return (H + 2 * P - K) // S + 1
+def output_size_no_dilation(H, K, S, pad, D):
+    return (H + 2 * pad - K) // S + 1
 
 
-def output_size_DK(H, K, S, P, D):
-    return (H + 2 * P - D * K) // S + 1
+def output_size_DK(H, K, S, pad, D):
+    return (H + 2 * pad - D * K) // S + 1
 
 
-def output_size_float(H, K, S, P, D):
-    return (H + 2 * P - D * (K - 1) - 1) / S + 1
+def output_size_float(H, K, S, pad, D):
+    return (H + 2 * pad - D * (K - 1) - 1) / S + 1
 
 
-def output_size_ceil(H, K, S, P, D):
-    return -(-(H + 2 * P - D * (K - 1) - 1) // S) + 1
+def output_size_ceil(H, K, S, pad, D):
+    return -(-(H + 2 * pad - D * (K - 1) - 1) // S) + 1
 
 
-def output_size_pad_once(H, K, S, P, D):
-    return (H + P - D * (K - 1) - 1) // S + 1
+def output_size_pad_once(H, K, S, pad, D):
+    return (H + pad - D * (K - 1) - 1) // S + 1
 
 
 def dilate_trailing(stride, delta):
@@ -131,26 +133,26 @@ def strided_dX_raises(W, input_shape, stride, dZ):
     return np.zeros(input_shape) + np.ones((2, 3, 4))  # a broadcasting error inside the reader's code
 
 
-def unread_padded_numbering(H, K, S, P, D):
-    return [x + P for x in unread_rows_right(H, K, S, P, D)]
+def unread_padded_numbering(H, K, S, pad, D):
+    return [x + pad for x in unread_rows_right(H, K, S, pad, D)]
 
 
-def unread_only_at_the_end(H, K, S, P, D):
-    rows = unread_rows_right(H, K, S, P, D)
-    Ho = (H + 2 * P - D * (K - 1) - 1) // S + 1
-    last = (Ho - 1) * S + (K - 1) * D - P
+def unread_only_at_the_end(H, K, S, pad, D):
+    rows = unread_rows_right(H, K, S, pad, D)
+    Ho = (H + 2 * pad - D * (K - 1) - 1) // S + 1
+    last = (Ho - 1) * S + (K - 1) * D - pad
     return [x for x in rows if x > last]
 
 
-def unread_all_rows(H, K, S, P, D):
+def unread_all_rows(H, K, S, pad, D):
     return list(range(H))
 
 
-def unread_string(H, K, S, P, D):
+def unread_string(H, K, S, pad, D):
     return "5"
 
 
-def unread_single_int(H, K, S, P, D):
+def unread_single_int(H, K, S, pad, D):
     return 5
 
 
@@ -188,7 +190,7 @@ def test_output_size_rejects(fn, words, capsys):
 
 
 def test_output_size_wants_an_int(capsys):
-    assert not ch08.check_output_size(lambda H, K, S, P, D: float(output_size_right(H, K, S, P, D)))
+    assert not ch08.check_output_size(lambda H, K, S, pad, D: float(output_size_right(H, K, S, pad, D)))
     assert "should be an int" in capsys.readouterr().out
 
 
@@ -245,20 +247,48 @@ def test_unread_rows_not_callable(capsys):
 
 
 def test_unread_rows_reports_missing_rows(capsys):
-    assert not ch08.check_unread_rows(lambda H, K, S, P, D: [])
+    assert not ch08.check_unread_rows(lambda H, K, S, pad, D: [])
     out = capsys.readouterr().out
     assert "case 1" in out and "row(s) [5] are never read" in out and "Expected [5]" in out
 
 
 @pytest.mark.parametrize(
-    "H, K, S, P, D",
-    [(6, 3, 2, 0, 1), (7, 2, 2, 0, 2), (10, 2, 3, 0, 1), (11, 3, 4, 2, 2), (9, 3, 3, 1, 1), (8, 3, 2, 1, 1)],
+    "H, K, S, pad, D",
+    [(6, 3, 2, 0, 1), (7, 2, 2, 0, 2), (10, 2, 3, 0, 1), (11, 3, 4, 2, 2), (9, 3, 3, 1, 1), (8, 3, 2, 1, 1), (9, 2, 2, 0, 3)],
 )
-def test_unread_rows_reference_matches_zero_gradient_rows(H, K, S, P, D):
+def test_unread_rows_reference_matches_zero_gradient_rows(H, K, S, pad, D):
     # the reference is what the chapter claims: exactly the rows of dX that are zero for every W and delta
     rng = np.random.default_rng(H * 100 + K * 10 + S)
     X = rng.standard_normal((1, 1, H, H))
     W = rng.uniform(0.5, 1.5, size=(1, 1, K, K))  # no zero weights, so a read row cannot cancel by accident
-    Z, cache = cnnlib.conv2d_forward(X, W, np.zeros(1), stride=S, padding=P, dilation=D)
+    Z, cache = cnnlib.conv2d_forward(X, W, np.zeros(1), stride=S, padding=pad, dilation=D)
     dX = cnnlib.conv2d_backward(rng.uniform(0.5, 1.5, size=Z.shape), cache)[0][0, 0]
-    assert ch08.unread_rows(H, K, S, P, D) == [x for x in range(H) if not dX[x].any()]
+    assert ch08.unread_rows(H, K, S, pad, D) == [x for x in range(H) if not dX[x].any()]
+
+
+def test_unread_rows_gaps_beyond_gcd_and_wide_stride():
+    # H=9, K=2, S=2, D=3: gcd(S, D) = 1 and S <= K, yet rows 1 and 6 are never read (row 8 is past the last window)
+    assert ch08.unread_rows(9, 2, 2, 0, 3) == [1, 6, 8]
+
+
+def test_unread_rows_checker_accepts_the_exact_rule():
+    def by_rule(H, K, S, pad, D):
+        Ho = (H + 2 * pad - D * (K - 1) - 1) // S + 1
+        read = {u * S + i * D - pad for u in range(Ho) for i in range(K)}
+        return [x for x in range(H) if x not in read]
+
+    assert ch08.check_unread_rows(by_rule)
+
+
+def test_unread_rows_checker_rejects_gaps_only_from_gcd_or_wide_stride(capsys):
+    # the old statement: inside the input, rows are skipped only when S > K with D = 1, or gcd(S, D) > 1
+    def old_statement(H, K, S, pad, D):
+        Ho = (H + 2 * pad - D * (K - 1) - 1) // S + 1
+        last = (Ho - 1) * S + D * (K - 1) - pad
+        rows = ch08.unread_rows(H, K, S, pad, D)
+        if (D == 1 and S > K) or math.gcd(S, D) > 1:
+            return rows
+        return [x for x in rows if x > last]
+
+    assert not ch08.check_unread_rows(old_statement)
+    assert "row(s) [1, 6] are never read" in capsys.readouterr().out
