@@ -22,7 +22,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 # each: what the table says instead, and a pattern that finds the old meaning
 RETIRED = {
     "padding is pad, never P (P is the pooled map)": re.compile(
-        r"(?:padding|pad)\s*\$?\\?\(?\s*P\b(?!\w)|\b2\s*P\b(?![\w(])|\bP\s+rings\b|\$P\$ rings"
+        r"(?:padding|pad)[ \t]*\$?\\?\(?[ \t]*P\b(?![\w\[])|\b2[ \t]*P\b(?![\w(])|\bP[ \t]+rings\b|\$P\$ rings"
     ),
     "the flattened length is Q, not K": re.compile(r"\((?:N|M),\s*K\)|\bK\s+inputs\b|\bK\s+features\b"),
     "the pooling window is R, not K": re.compile(
