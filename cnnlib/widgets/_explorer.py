@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
 import textwrap
 
@@ -319,3 +321,32 @@ class Explorer(_BaseBox):
         return _static_figure(self._width, self._height, self._decorate, self.frame, self.readout_text)
 
     figure = static_figure
+
+    def static_png(self) -> bytes:
+        """:meth:`static_figure` as PNG bytes."""
+        buf = io.BytesIO()
+        self.static_figure().savefig(buf, format="png", dpi=DPI, facecolor="white")
+        return buf.getvalue()
+
+    def _ipython_display_(self, **kwargs):
+        """Display the live widget with the static picture in the same output.
+
+        A front end that runs widgets (JupyterLab, Colab, VS Code) shows the widget; one
+        that cannot (GitHub, nbviewer, the website, a notebook opened before it is run)
+        shows the PNG of the explorer's state instead. So a reader sees the picture once,
+        wherever the notebook is read. Works under ipywidgets 7.7 and 8.
+        """
+        from IPython.display import display
+
+        data = {
+            "text/plain": repr(self),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.model_id,
+            },
+            "image/png": base64.b64encode(self.static_png()).decode("ascii"),
+        }
+        display(data, raw=True)
+        if hasattr(self, "_handle_displayed"):  # ipywidgets 7: run the widget's on_displayed callbacks
+            self._handle_displayed(**kwargs)
