@@ -220,11 +220,14 @@ def test_heatmap_bad_input(kwargs, exc, match):
     assert len(plt.get_fignums()) == n  # nothing half-built is left behind
 
 
-def test_heatmap_nan_cells_are_blank_grey_and_labelled():
+def test_heatmap_nan_cells_are_marked_and_labelled():
     ax = viz.heatmap(np.array([[1.0, np.nan], [-1.0, 2.0]]), diverging=True)
     try:
         labels = [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"]
         assert labels == ["1", "nan", MINUS + "1", "2"]
+        # neither grey (a magnitude) nor red or blue (a sign)
+        bad = matplotlib.colors.to_hex(ax.images[0].cmap.get_bad())
+        assert bad == viz._style.NAN_COLOR
     finally:
         plt.close(ax.figure)
 
