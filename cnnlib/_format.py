@@ -1,12 +1,18 @@
 """Numbers as the book prints them: in figures, in explorers' cells and in read-outs.
 
 One home for every number format, so that a figure, an explorer and a route's equation
-write the same value the same way: a true minus sign (U+2212), exact zero as ``0``.
+write the same value the same way. One format: the decimals of an array come from
+:func:`auto_decimals` (the same for every entry, in figures and explorers); the leading
+zero is kept (``0.06``, never ``.06``); there is never a trailing ``.``; the minus sign is a
+true minus (U+2212); exact zero (also ``-0.0``) is ``0``; ``nan``, ``inf``, ``−inf``.
+A label too wide for its cell is the layout's problem (wider cells, or fewer decimals for
+the whole array), never a reason to drop a digit.
 
-* :func:`format_number` — fixed decimals (figures' cell labels, equations);
+* :func:`format_number` — one number with fixed decimals (figures' cell labels, equations);
 * :func:`auto_decimals` / :class:`Formatter` — the decimals that show an array's entries
   with about three significant digits of the largest; a user format spec instead;
-* :func:`cell_label` — at most five characters, for an explorer's small heat-map cells;
+* :func:`cell_labels` — the labels of a whole array (explorers' and figures' cells);
+* :func:`cell_label` — one value on its own, in the same format;
 * :func:`readout_number` — significant digits, for an explorer's text read-out;
 * :func:`factor` — a number inside a product, bracketed when negative: ``(−0.5)``.
 """
@@ -17,7 +23,16 @@ import math
 
 import numpy as np
 
-__all__ = ["MINUS", "auto_decimals", "format_number", "Formatter", "cell_label", "readout_number", "factor"]
+__all__ = [
+    "MINUS",
+    "auto_decimals",
+    "format_number",
+    "Formatter",
+    "cell_labels",
+    "cell_label",
+    "readout_number",
+    "factor",
+]
 
 MINUS = "\u2212"
 
@@ -25,15 +40,17 @@ MINUS = "\u2212"
 def auto_decimals(values: np.ndarray) -> int | None:
     """Decimals that show every entry of ``values`` with about 3 significant digits of the largest.
 
-    Fewer when all entries are exactly representable with fewer (0.51 stays 0.51);
-    ``None`` means "use the general format" (tiny or huge magnitudes).
+    Fewer when all entries are exactly representable with fewer (0.51 stays 0.51); no
+    decimals from 1000 up (12345); ``None`` means "use the general format" (largest
+    magnitude below 0.001 or from 100000 up).
     """
-    finite = values[np.isfinite(values)].astype(np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
     nonzero = np.abs(finite[finite != 0])
     if nonzero.size == 0:
         return 0
     m = float(nonzero.max())
-    if m >= 1e4 or m < 1e-3:
+    if m >= 1e5 or m < 1e-3:
         return None
     dmax = int(np.clip(2 - math.floor(math.log10(m)), 0, 4))
     for d in range(dmax + 1):
@@ -43,7 +60,8 @@ def auto_decimals(values: np.ndarray) -> int | None:
 
 
 def format_number(v: float, decimals: int | None = 2) -> str:
-    """Format one number the way the figures print it: fixed decimals, exact zero as ``0``, a true minus sign."""
+    """One number in the book's format: ``decimals`` fixed decimals (``None``: two significant
+    digits, ``1.2e−05``), the leading zero kept, exact zero as ``0``, a true minus sign."""
     v = float(v)
     if not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else MINUS + "inf")
@@ -84,35 +102,27 @@ class Formatter:
         return format(v, self.fmt)
 
 
-def cell_label(v: float) -> str:
-    """Short label for an explorer's heat-map cell: at most five characters, a true minus sign.
+def cell_labels(values) -> list:
+    """The label of every entry of ``values``, with one number of decimals for the whole array.
 
-    0.25, −1.5, 12.5, 130, 1.2k; small magnitudes keep two significant digits by
-    dropping the leading zero (−.036, .0054 → .005); below 0.0005, ≈0.
+    The format of the figures' cells (``format_number`` with ``auto_decimals(values)``),
+    as nested lists like ``values.tolist()``: ``cell_labels(A)[r][c]`` labels ``A[r, c]``.
+    An explorer labels each array it paints with this, so an explorer and a figure write
+    an array the same way.
     """
-    v = float(v)
-    if not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("∞" if v > 0 else MINUS + "∞")
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a < 0.0005:
-        return "≈0"
-    if a < 0.0095:
-        s = f"{a:.3f}"[1:]
-    elif a < 0.0995:
-        s = f"{a:.3f}"[1:].rstrip("0")
-    elif a >= 999.5:
-        s = f"{a / 1000:.1f}k" if a < 9999.5 else f"{a / 1000:.0f}k"
-    elif abs(a - round(a)) < 5e-9:
-        s = f"{round(a):d}"
-    elif a >= 99.5:
-        s = f"{a:.0f}"
-    elif a >= 9.95:
-        s = f"{a:.1f}".removesuffix(".0")
-    else:
-        s = f"{a:.2f}".rstrip("0")
-    return s if v > 0 else MINUS + s
+    arr = np.asarray(values, dtype=np.float64)
+    decimals = auto_decimals(arr)
+    flat = [format_number(v, decimals) for v in arr.reshape(-1).tolist()]
+    return np.array(flat, dtype=object).reshape(arr.shape).tolist()
+
+
+def cell_label(v: float) -> str:
+    """One value on its own in the book's format: ``cell_labels`` of a one-entry array.
+
+    0.25, −1.5, 0.0625, −0.999, 1234, 1e−05; labelling an array entry by entry gives each
+    entry its own decimals, so label arrays with :func:`cell_labels`.
+    """
+    return cell_labels([float(v)])[0]
 
 
 def readout_number(v: float, digits: int = 4) -> str:

@@ -6,11 +6,22 @@ Import it as ``import cnnlib.viz as viz`` — ``import cnnlib`` does not load ma
 Conventions shared by every figure:
 
 * small arrays are drawn cell by cell with the number printed in each cell (black
-  or white text, whichever contrasts more with the cell colour);
-* gradients (any array with a negative entry, or ``diverging=True``) use a
-  diverging colour map whose scale is symmetric about 0, so white means "no
-  gradient", red positive and blue negative; activations and inputs (all
-  entries >= 0) use a light-to-dark sequential map;
+  or white text, whichever contrasts more with the cell colour), in the book's one
+  number format (``cnnlib._format``: one number of decimals per array, ``0.06`` with its
+  leading zero, a true minus sign, exact zero as ``0``);
+* colour follows what a quantity means, never its numbers: signed quantities
+  (gradients δ, pre-activations Z and s, weights, biases) use the diverging map
+  ``RdBu_r``, symmetric about 0 (blue −, white 0, red +); non-negative ones (inputs
+  ≥ 0, activations, pooled maps, probabilities) use a light-to-dark grey map from 0.
+  Hue means sign, grey means magnitude. ``heatmap``/``heatmap_grid`` take the meaning
+  from ``diverging`` (default: non-negative; a negative entry raises), the flows and
+  routes from the panel (an input X or A follows ``signed_input``, by default its data).
+  The rule lives in ``_style`` (``colour_limits``, ``cmap_for``, ``rgb``), shared with
+  the explorers;
+* every figure ends with a colour key naming the scales it uses (``add_colour_key``;
+  call it on a figure composed with ``heatmap(ax=...)``);
+* no text is smaller than 9 px at the dpi a notebook shows figures at (100): numbers that
+  do not fit their cells are left out and tick labels thinned out, never shrunk;
 * indices printed on the axes are 0-based, as in the code;
 * the figure background is always white, so figures stay legible in a dark
   JupyterLab theme and on GitHub;
@@ -30,7 +41,7 @@ matrix); ``_figure`` (figure creation) and ``_style`` (the colour language share
 ``cnnlib.widgets``) are private to the package. The attribute ``cnnlib.viz.heatmap`` is
 the function; the module's names import as ``from cnnlib.viz.heatmap import ...``.
 
-Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``gradient_flow``,
+Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``add_colour_key``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
 ``conv_dX_route``, ``conv_dW_terms``, ``conv_dX_terms``, ``conv_matrix_figure``,
 ``render_png``, ``format_number``, ``BookFigure``.
@@ -42,7 +53,7 @@ from ._figure import BookFigure, render_png
 from ._style import DIVERGING_CMAP, ROUTE_COLORS, SEQUENTIAL_CMAP
 from ._style import MAX_WIDTH as MAX_WIDTH  # the column width, outside __all__ as before
 from .flow import gradient_flow, seed002_flow, seed003_flow, update_flow
-from .heatmap import heatmap, heatmap_grid, update_heatmap
+from .heatmap import add_colour_key, heatmap, heatmap_grid, update_heatmap
 from .matrix import conv_matrix_figure
 from .routes import conv_dW_route, conv_dX_route, maxpool_routes
 
@@ -50,6 +61,7 @@ __all__ = [
     "heatmap",
     "update_heatmap",
     "heatmap_grid",
+    "add_colour_key",
     "gradient_flow",
     "seed002_flow",
     "seed003_flow",

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._style import MAX_WIDTH, RC
+from ._style import DPI, MAX_WIDTH, RC
 
 __all__ = ["BookAxes", "BookFigure", "new_figure", "render_png", "styled"]
 
@@ -56,9 +56,13 @@ class BookAxes(Axes):
 
 
 def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> BookFigure:
-    """A white pyplot ``BookFigure`` of about ``width`` x ``height`` inches, clipped to a notebook column."""
+    """A white pyplot ``BookFigure`` of about ``width`` x ``height`` inches, clipped to a notebook column.
+
+    Its dpi is ``DPI``, the one a notebook shows it at, so that its font sizes in points are
+    the pixel sizes ``MIN_FONT_PT`` is about.
+    """
     size = (float(min(max(width, 1.0), MAX_WIDTH + 0.5)), float(max(height, 0.8)))
-    fig = plt.figure(figsize=size, layout=layout, FigureClass=BookFigure)
+    fig = plt.figure(figsize=size, dpi=DPI, layout=layout, FigureClass=BookFigure)
     fig.patch.set_facecolor("white")
     fig.patch.set_alpha(1.0)
     return fig
@@ -85,7 +89,7 @@ def styled(func):
     return wrapper
 
 
-def render_png(fig: Figure, *, dpi: float = 100) -> bytes:
+def render_png(fig: Figure, *, dpi: float = DPI) -> bytes:
     """The figure as PNG bytes (white background), e.g. for an ``ipywidgets.Image``.
 
     Does not close or otherwise change the figure.

@@ -1,12 +1,22 @@
 """The book's visual language, shared by the figures (``cnnlib.viz``) and the explorers (``cnnlib.widgets``).
 
-Colour maps, ink and outline colours, the figure column width and matplotlib settings,
-and the rule that picks black or white digits on a coloured cell. One module, so that a
-figure and an explorer never disagree about what a colour means.
+One colour language, chosen by what a quantity means, never by its numbers:
+
+* a **signed** quantity (a gradient δ, a pre-activation Z or s, a weight, a bias) is drawn
+  on the diverging map, centred at 0: blue negative, white 0, red positive;
+* a **non-negative** quantity (an input ≥ 0, an activation, a pooled map, a probability)
+  is drawn on the sequential map, a light-to-dark grey ramp from 0 (white) to its maximum.
+
+Hue means sign and grey means magnitude, so the same number never gets two colours.
+:func:`colour_limits`, :func:`cmap_for` and :func:`rgb` are the rule; figures and
+explorers both use them. Also here: ink and outline colours, the figure column width, the
+dpi figures are shown at and the smallest text size, matplotlib settings, and the rule
+that picks black or white digits on a coloured cell.
 """
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
 
@@ -19,16 +29,26 @@ __all__ = [
     "INK",
     "MUTED",
     "RC",
+    "DPI",
+    "MIN_FONT_PX",
+    "MIN_FONT_PT",
+    "NAN_COLOR",
+    "colour_limits",
+    "cmap_for",
+    "rgb",
     "relative_luminance",
     "text_color",
 ]
 
-#: colour map for values that are never negative (inputs, activations)
+#: colour map for non-negative quantities (inputs, activations, probabilities): grey, white 0 to dark;
+#: it shares no hue with either side of the diverging map
 SEQUENTIAL_CMAP = mcolors.LinearSegmentedColormap.from_list(
-    "cnnlib_sequential", ["#ffffff", "#d9e6f5", "#9ab8d8", "#5b7fa8", "#2e4a6b"]
+    "cnnlib_sequential", ["#ffffff", "#d4d4d4", "#a3a3a3", "#707070", "#404040"]
 )
-#: colour map for signed values (gradients): blue negative, white 0, red positive
+#: colour map for signed quantities (gradients, pre-activations, weights): blue negative, white 0, red positive
 DIVERGING_CMAP = "RdBu_r"
+#: colour of a NaN cell: neither grey (a magnitude) nor red or blue (a sign)
+NAN_COLOR = "#efe3a6"
 #: outline colours for windows, routes and product pairs (distinct from the heatmap colours)
 ROUTE_COLORS = (
     "#e66101",
@@ -47,6 +67,13 @@ MAX_WIDTH = 9.5  # inches: a notebook column
 GRID = "#b8b8b8"
 INK = "#111111"
 MUTED = "#555555"
+#: dots per inch of a figure as a notebook shows it: matplotlib's ``figure.dpi``, which the
+#: inline backend leaves alone (matplotlib_inline >= 0.1.4 sets no rc), and ``render_png``'s default
+DPI = 100
+#: no text in a figure is smaller than this many pixels at 100 % zoom ...
+MIN_FONT_PX = 9
+#: ... which is this font size in points at ``DPI`` (9 px = 6.48 pt)
+MIN_FONT_PT = MIN_FONT_PX * 72 / DPI
 RC = {
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
@@ -71,3 +98,48 @@ def relative_luminance(rgb) -> np.ndarray:
 def text_color(rgba) -> str:
     """Black (``INK``) or white, whichever has the higher WCAG contrast against ``rgba``."""
     return "white" if relative_luminance(rgba) < 0.179 else INK
+
+
+def colour_limits(values, *, signed: bool, vmin=None, vmax=None) -> tuple[float, float]:
+    """The colour limits ``(lo, hi)`` of an array under the book's rule; NaN and ±inf are ignored.
+
+    ``signed=True`` (gradients, pre-activations, weights): symmetric ``(-a, a)`` with ``a``
+    the largest ``|value|``, or ``max(|vmin|, |vmax|)`` of the limits given, so white is
+    always 0. ``signed=False`` (inputs, activations, probabilities): ``(0, max)``, or
+    ``vmin``/``vmax`` where given. An all-zero (or empty) array gives ``(-1, 1)`` / ``(0, 1)``.
+    The caller decides ``signed`` from what the array means, never from its entries.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    if signed:
+        given = [abs(float(t)) for t in (vmin, vmax) if t is not None]
+        a = max(given) if given else (float(np.abs(finite).max()) if finite.size else 0.0)
+        return (-a, a) if a > 0 else (-1.0, 1.0)
+    lo = 0.0 if vmin is None else float(vmin)
+    hi = (float(finite.max()) if finite.size else 0.0) if vmax is None else float(vmax)
+    if hi <= lo:
+        hi = lo + (abs(lo) if lo != 0 else 1.0)
+    return lo, hi
+
+
+def cmap_for(signed: bool) -> mcolors.Colormap:
+    """The colour map of a signed quantity (``DIVERGING_CMAP``) or a non-negative one (``SEQUENTIAL_CMAP``).
+
+    NaN entries are drawn in ``NAN_COLOR``.
+    """
+    cm = matplotlib.colormaps[DIVERGING_CMAP] if signed else SEQUENTIAL_CMAP
+    return cm.with_extremes(bad=NAN_COLOR)
+
+
+def rgb(values, *, signed: bool, vmin=None, vmax=None) -> np.ndarray:
+    """Colours of an array as uint8 RGB, shape ``values.shape + (3,)``: the explorers' pixel painter.
+
+    The same colours a figure draws: ``cmap_for(signed)`` over ``colour_limits(values,
+    signed=signed, vmin=vmin, vmax=vmax)``; values beyond the limits take the end colours,
+    NaN is ``NAN_COLOR``. An explorer passes ``signed=True`` for a gradient, a
+    pre-activation or a weight and ``signed=False`` for an input, activation or probability.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    lo, hi = colour_limits(v, signed=signed, vmin=vmin, vmax=vmax)
+    t = np.ma.masked_invalid((v - lo) / (hi - lo))
+    return cmap_for(signed)(np.ma.clip(t, 0.0, 1.0), bytes=True)[..., :3]

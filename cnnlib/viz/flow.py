@@ -1,9 +1,16 @@
 """Gradient-flow strips: a pipeline's stages left to right, values on top, gradients δ below
 (``gradient_flow``, ``seed002_flow``, ``seed003_flow``), redrawn in place by ``update_flow``.
+
+Each panel's colours follow what the stage means: every gradient is signed (diverging,
+centred at 0); a stage's values are signed when the stage is a pre-activation or weight
+(seed 002's Z1, Z2; seed 003's Z, s) and non-negative otherwise (activations, pooled
+maps, probabilities: grey from 0). The input X is the one stage whose meaning the figure
+cannot know; see ``signed_input``. A single number is a plain white cell.
 """
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import weakref
 from collections.abc import Callable, Sequence
@@ -18,8 +25,8 @@ from matplotlib.patches import FancyArrowPatch
 from .._format import auto_decimals, format_number
 from .._validate import as_array
 from ._figure import new_figure, styled
-from ._style import INK, MAX_WIDTH, MUTED
-from .heatmap import Decimals, Heatmap, draw_heatmap, shared_norm_limits
+from ._style import INK, MAX_WIDTH, MUTED, colour_limits
+from .heatmap import Decimals, Heatmap, add_colour_key, check_nonnegative, draw_heatmap, key_height
 
 __all__ = ["Flow", "gradient_flow", "seed002_flow", "seed003_flow", "update_flow"]
 
@@ -77,7 +84,7 @@ class _StageStyle:
     """The colour scale and number format shared by all channels of one stage's values (or δs)."""
 
     fmt: Decimals
-    diverging: bool
+    signed: bool
     vmin: float | None = None
     vmax: float | None = None
     cmap: mcolors.Colormap | None = None
@@ -97,7 +104,9 @@ class Flow:
     signature: list[tuple[str, int, int]]
     #: per stage: its value panels and its gradient panels
     panels: list[tuple[list[Heatmap], list[Heatmap]]]
-    #: for seed002_flow / seed003_flow: (values, grads, fn) -> (stages, ops)
+    #: the names of the stages whose values are signed
+    signed: frozenset[str]
+    #: for seed002_flow / seed003_flow: (values, grads, fn) -> (stages, ops, signed stage names)
     stages_from_dicts: Callable | None = None
 
 
@@ -130,18 +139,32 @@ def _parse_stages(fn, stages, ops):
     return parsed
 
 
-def _stage_style(panels: list[np.ndarray], gradient: bool) -> _StageStyle:
-    """One colour scale for all channels of a stage; single numbers get a plain white cell."""
+def _neutral(panels: list[np.ndarray]) -> bool:
+    """A stage of single numbers: drawn as plain white cells, on no colour scale."""
+    return all(p.size == 1 for p in panels)
+
+
+def _stage_style(fn: str, st: _Stage, gradient: bool, signed: bool) -> _StageStyle:
+    """One colour scale for all channels of a stage's values (``signed`` by meaning) or δs (always signed)."""
+    panels = st.grads if gradient else st.values
     allv = np.concatenate([p.reshape(-1) for p in panels])
     fmt = Decimals(auto_decimals(allv))
-    if all(p.size == 1 for p in panels):
-        return _StageStyle(fmt, diverging=False, cmap=_NEUTRAL)
-    vmin, vmax, div = shared_norm_limits(allv, True if gradient else None)
-    return _StageStyle(fmt, diverging=div, vmin=vmin, vmax=vmax)
+    if _neutral(panels):  # on no colour scale, so of any sign
+        return _StageStyle(fmt, signed=True, cmap=_NEUTRAL)
+    signed = signed or gradient
+    if not signed:
+        check_nonnegative(
+            fn,
+            f"stage {st.name!r} value",
+            allv,
+            "name a signed stage (a pre-activation or weight) in signed=",
+        )
+    vmin, vmax = colour_limits(allv, signed=signed)
+    return _StageStyle(fmt, signed=signed, vmin=vmin, vmax=vmax)
 
 
 @styled
-def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
+def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
     """A strip of pipeline stages, left to right: values on top, their gradient δ below.
 
     Chapter 01's picture of the chain rule (w → z → a → L), and the base of ``seed002_flow``
@@ -153,11 +176,29 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
     on the arrows between stages (forward arrows in the value row, backward arrows in
     the δ row). Arrays may be scalars, vectors (drawn as a row), (H, W), (C, H, W)
     (channels stacked, one colour scale per stage) or (1, C, H, W). A strip wider than
-    ``max_width`` inches wraps onto several lines. ``update_flow(fig, stages)`` redraws
-    it in place with new numbers. Returns the ``Figure``.
+    ``max_width`` inches wraps onto several lines.
+
+    Colours follow meaning: gradients are always signed (diverging, centred at 0);
+    ``signed`` names the stages whose values are signed (pre-activations, weights,
+    standardised inputs); every other stage's values are non-negative (grey from 0) and a
+    negative entry raises ``ValueError``. A stage of single numbers is drawn as plain white
+    cells. A colour key ends the figure. ``update_flow(fig, stages)`` redraws it in place
+    with new numbers. Returns the ``Figure``.
     """
     fn = "gradient_flow"
     parsed = _parse_stages(fn, stages, ops)
+    if isinstance(signed, str) or not isinstance(signed, (Sequence, set, frozenset)):
+        raise TypeError(f"{fn}: signed must be a list of stage names, got {type(signed).__name__}")
+    names = [st.name for st in parsed]
+    unknown = [str(k) for k in signed if k not in names]
+    if unknown:
+        raise ValueError(f"{fn}: signed names stages that are not in the strip: {unknown} (stages: {names})")
+    signed = frozenset(signed)
+    styles = [
+        (_stage_style(fn, st, False, st.name in signed), _stage_style(fn, st, True, True) if st.grads else None)
+        for st in parsed
+    ]
+    kinds = {style.signed for pair in styles for style in pair if style is not None and style.cmap is None}
     ops = [str(o) for o in ops]
     n = len(parsed)
     gap = 0.1  # inches between stacked channel panels
@@ -216,6 +257,8 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
     ]
     fig = new_figure(max(widths), fig_h, layout=None)
     fig_w, fig_h = fig.get_size_inches()
+    fig_h += key_height(kinds, fig_w)  # the colour key's strip at the bottom
+    fig.set_size_inches(fig_w, fig_h)
 
     def add_axes(x, y_top, w, h):
         return fig.add_axes([x / fig_w, 1 - (y_top + h) / fig_h, w / fig_w, h / fig_h])
@@ -273,13 +316,12 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
             st = parsed[k]
             cw = col_width(k, cell)
             drawn_v, drawn_g = [], []
-            for gradient, panels, band_top, band_h, text, out in (
-                (False, st.values, yv_top, hv, st.label, drawn_v),
-                (True, st.grads, yg_top, hg, st.grad_name, drawn_g),
+            for gradient, panels, band_top, band_h, text, out, style in (
+                (False, st.values, yv_top, hv, st.label, drawn_v, styles[k][0]),
+                (True, st.grads, yg_top, hg, st.grad_name, drawn_g, styles[k][1]),
             ):
                 if not panels:
                     continue
-                style = _stage_style(panels, gradient)
                 yy = band_top + (band_h - band_height(panels, cell)) / 2
                 for ci, p in enumerate(panels):
                     pw = p.shape[1] * cell
@@ -293,7 +335,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
                         title=text if ci == 0 else None,
                         title_size=8.5,
                         cmap=style.cmap,
-                        diverging=style.diverging,
+                        signed=style.signed,
                         vmin=style.vmin,
                         vmax=style.vmax,
                         fmt=style.fmt,
@@ -308,7 +350,8 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH):
         y += heights[li] + line_gap
     if title:
         fig.suptitle(str(title), fontsize=11, y=1 - 0.1 / fig_h, va="top")
-    _FLOWS[fig] = Flow(_signature(parsed), panels_by_stage)
+    _FLOWS[fig] = Flow(_signature(parsed), panels_by_stage, signed)
+    add_colour_key(fig)
     return fig
 
 
@@ -317,7 +360,8 @@ def update_flow(fig, stages, grads=None):
 
     ``stages`` is the same list of ``(name, value, grad)`` tuples (same shapes) the figure
     was made from — or, for a figure made by ``seed002_flow``/``seed003_flow``, the same
-    ``values`` (and ``grads``) dicts. Each panel keeps its artists (``Heatmap.update``),
+    ``values`` (and ``grads``) dicts; each stage keeps the meaning it was drawn with (a
+    stage drawn as non-negative raises on a negative entry). Each panel keeps its artists (``Heatmap.update``),
     so this is cheap enough for a widget callback. Returns ``fig``.
     """
     fn = "update_flow"
@@ -327,7 +371,7 @@ def update_flow(fig, stages, grads=None):
     if isinstance(stages, dict):
         if flow.stages_from_dicts is None:
             raise TypeError(f"{fn}: a dict of values only works for figures made by seed002_flow or seed003_flow")
-        stages, _ = flow.stages_from_dicts(stages, grads, fn)
+        stages, _, _ = flow.stages_from_dicts(values=stages, grads=grads, fn=fn)
     parsed = _parse_stages(fn, stages, None)
     if _signature(parsed) != flow.signature:
         raise ValueError(f"{fn}: stages must have the figure's names and channel counts {flow.signature}")
@@ -335,7 +379,7 @@ def update_flow(fig, stages, grads=None):
         for panels, drawn, gradient in ((st.values, drawn_v, False), (st.grads, drawn_g, True)):
             if not panels:
                 continue
-            style = _stage_style(panels, gradient)
+            style = _stage_style(fn, st, gradient, st.name in flow.signed)
             for p, panel in zip(panels, drawn):
                 if p.shape != panel.shape:
                     raise ValueError(f"{fn}: stage {st.name!r} changed shape to {p.shape}")
@@ -354,14 +398,19 @@ def _lookup(values: dict, grads: dict | None, names) -> object:
     return None
 
 
-def _stages_from_dicts(fn, values, grads, spec):
-    """(stages, ops) from ``spec(values)``: rows of (key, aliases, label, grad label, op into this stage, optional)."""
+def _stages_from_dicts(spec, signed_input, values, grads, fn):
+    """(stages, ops, signed labels) from ``spec(values)``.
+
+    ``spec`` rows: (key, aliases, label, grad label, op into this stage, optional, signed);
+    ``signed`` is True or False by the stage's meaning, None for the input X, whose
+    meaning follows ``signed_input`` (None: signed when it has a negative entry).
+    """
     if not isinstance(values, dict):
         raise TypeError(f"{fn}: values must be a dict of the forward intermediates, got {type(values).__name__}")
     if grads is not None and not isinstance(grads, dict):
         raise TypeError(f"{fn}: grads must be a dict of gradients or None, got {type(grads).__name__}")
-    stages, ops, missing = [], [], []
-    for key, aliases, label, glabel, op, optional in spec(values):
+    stages, ops, missing, signed = [], [], [], []
+    for key, aliases, label, glabel, op, optional, is_signed in spec(values):
         names = (key, *aliases)
         val = next((values[k] for k in names if k in values), None)
         if val is None:
@@ -372,9 +421,13 @@ def _stages_from_dicts(fn, values, grads, spec):
         if stages:
             ops.append(op)
         stages.append((label, val, g, glabel))
+        if is_signed is None:
+            is_signed = bool(np.any(as_array(fn, key, val) < 0)) if signed_input is None else bool(signed_input)
+        if is_signed:
+            signed.append(label)
     if missing:
         raise ValueError(f"{fn}: values is missing {', '.join(missing)} (got keys {sorted(values)})")
-    return stages, ops
+    return stages, ops, signed
 
 
 def _label_text(y) -> str:
@@ -391,14 +444,14 @@ def _seed002_spec(values):
     Y = values.get("Y", values.get("y"))
     loss = "BCE" + (f", Y = {_label_text(Y)}" if Y is not None else "")
     return [
-        ("X", (), "X", "\u03b4X", None, False),
-        ("Z1", (), "Z1", "\u03b4Z1", "conv W1 + B1", False),
-        ("A1", (), "A1", "\u03b4A1", "ReLU", False),
-        ("P1", (), "P1", "\u03b4P1", "max-pool 2\u00d72", False),
-        ("F", (), "F", "\u03b4F", "flatten", False),
-        ("Z2", (), "Z2", "\u03b4Z2", "F\u00b7W2 + B2", False),
-        ("A2", ("yhat", "\u0177"), "A2 = \u0177", "\u03b4A2", "sigmoid", False),
-        ("L", (), "L", "\u03b4L", loss, False),
+        ("X", (), "X", "\u03b4X", None, False, None),
+        ("Z1", (), "Z1", "\u03b4Z1", "conv W1 + B1", False, True),
+        ("A1", (), "A1", "\u03b4A1", "ReLU", False, False),
+        ("P1", (), "P1", "\u03b4P1", "max-pool 2\u00d72", False, False),
+        ("F", (), "F", "\u03b4F", "flatten", False, False),
+        ("Z2", (), "Z2", "\u03b4Z2", "F\u00b7W2 + B2", False, True),
+        ("A2", ("yhat", "\u0177"), "A2 = \u0177", "\u03b4A2", "sigmoid", False, False),
+        ("L", (), "L", "\u03b4L", loss, False, False),
     ]
 
 
@@ -406,26 +459,26 @@ def _seed003_spec(values):
     y = values.get("y")
     loss = "cross-entropy" + (f", y = {_label_text(y)}" if y is not None else "")
     return [
-        ("X", (), "X", "\u03b4X", None, False),
-        ("Z", (), "Z", "\u03b4Z", "conv W, b", False),
-        ("A", (), "A", "\u03b4A", "ReLU", False),
-        ("P", (), "P", "\u03b4P", "max-pool 2\u00d72", False),
-        ("p", (), "p", "\u03b4p", "flatten", False),
-        ("s", (), "s", "\u03b4s = \u0177 \u2212 y", "U p + c", False),
-        ("yhat", ("\u0177",), "\u0177", "\u03b4\u0177", "softmax", False),
-        ("L", (), "L", "\u03b4L", loss, True),
+        ("X", (), "X", "\u03b4X", None, False, None),
+        ("Z", (), "Z", "\u03b4Z", "conv W, b", False, True),
+        ("A", (), "A", "\u03b4A", "ReLU", False, False),
+        ("P", (), "P", "\u03b4P", "max-pool 2\u00d72", False, False),
+        ("p", (), "p", "\u03b4p", "flatten", False, False),
+        ("s", (), "s", "\u03b4s = \u0177 \u2212 y", "U p + c", False, True),
+        ("yhat", ("\u0177",), "\u0177", "\u03b4\u0177", "softmax", False, False),
+        ("L", (), "L", "\u03b4L", loss, True, False),
     ]
 
 
-def _seed002_stages(values, grads, fn):
-    stages, ops = _stages_from_dicts(fn, values, grads, _seed002_spec)
+def _seed002_stages(signed_input, values, grads, fn):
+    stages, ops, signed = _stages_from_dicts(_seed002_spec, signed_input, values, grads, fn)
     if stages[-1][2] is None:  # dL/dL = 1
         stages[-1] = (*stages[-1][:2], np.ones((1, 1)), stages[-1][3])
-    return stages, ops
+    return stages, ops, signed
 
 
-def _seed003_stages(values, grads, fn):
-    stages, ops = _stages_from_dicts(fn, values, grads, _seed003_spec)
+def _seed003_stages(signed_input, values, grads, fn):
+    stages, ops, signed = _stages_from_dicts(_seed003_spec, signed_input, values, grads, fn)
     names = [st[0] for st in stages]
     k = names.index("\u0177")
     y = values.get("y")
@@ -439,10 +492,10 @@ def _seed003_stages(values, grads, fn):
         stages[k] = (*stages[k][:2], g, stages[k][3])
     if names[-1] == "L" and stages[-1][2] is None:
         stages[-1] = (*stages[-1][:2], np.ones((1, 1)), stages[-1][3])
-    return stages, ops
+    return stages, ops, signed
 
 
-def seed002_flow(values, grads=None, *, title="Seed 002: forward values and backward gradients"):
+def seed002_flow(values, grads=None, *, title="Seed 002: forward values and backward gradients", signed_input=None):
     """Gradient-flow strip for seed 002's network (chapter 06).
 
     Each δ is one step of the chain: δZ2 = A2 − Y (chapter 01, eq. 1.8), the max-pool
@@ -453,16 +506,23 @@ def seed002_flow(values, grads=None, *, title="Seed 002: forward values and back
     shapes ``gradient_flow`` accepts, e.g. NCHW with N = 1) and optionally the label ``Y``
     (written on the loss arrow). Gradients are read from ``grads`` (keys ``'Z1'`` or
     ``'dZ1'``) or, when ``grads`` is None, from ``values['dZ1']`` etc.; ``δL`` defaults to
-    1 and a missing gradient leaves a blank. ``update_flow(fig, values, grads)`` redraws
-    the figure with new numbers. Returns the ``Figure``.
+    1 and a missing gradient leaves a blank.
+
+    Colours by meaning: Z1, Z2 and every δ are signed (diverging, centred at 0); A1, P1, F
+    and ŷ are non-negative (grey from 0). ``signed_input`` says what X is: ``False`` for
+    pixels or other values ≥ 0, ``True`` for signed inputs (e.g. standardised); ``None``
+    (default) follows the data (signed when X has a negative entry), the one exception to
+    "by meaning", since an input's meaning is not known to the figure.
+    ``update_flow(fig, values, grads)`` redraws the figure with new numbers. Returns the ``Figure``.
     """
-    stages, ops = _seed002_stages(values, grads, "seed002_flow")
-    fig = gradient_flow(stages, ops, title=title)
-    _FLOWS[fig].stages_from_dicts = _seed002_stages
+    stages_from_dicts = functools.partial(_seed002_stages, signed_input)
+    stages, ops, signed = stages_from_dicts(values, grads, "seed002_flow")
+    fig = gradient_flow(stages, ops, title=title, signed=signed)
+    _FLOWS[fig].stages_from_dicts = stages_from_dicts
     return fig
 
 
-def seed003_flow(values, grads=None, *, title="Seed 003: forward values and backward gradients"):
+def seed003_flow(values, grads=None, *, title="Seed 003: forward values and backward gradients", signed_input=None):
     """Gradient-flow strip for seed 003's network, X → Z → A → P → p → s → ŷ → L (chapter 07).
 
     The convolution's δs are chapter 07's eqs. (1)–(3); ``δs = ŷ − y`` is chapter 01's eq. 1.5.
@@ -471,9 +531,13 @@ def seed003_flow(values, grads=None, *, title="Seed 003: forward values and back
     label ``y`` and the loss ``L``. Gradients come from ``grads`` (keys ``'Z'`` or ``'dZ'``)
     or from ``values['dZ']`` etc. When ``dyhat`` is not given but ``y`` is, the strip shows
     cross-entropy's ``δŷ = −y/ŷ``; the chapter's shortcut ``δs = ŷ − y`` is the δ under s.
+
+    Colours by meaning: Z, s and every δ are signed; A, P, p and ŷ are non-negative;
+    ``signed_input`` says what X is, as in ``seed002_flow`` (default: follows the data).
     ``update_flow(fig, values, grads)`` redraws with new numbers. Returns the ``Figure``.
     """
-    stages, ops = _seed003_stages(values, grads, "seed003_flow")
-    fig = gradient_flow(stages, ops, title=title)
-    _FLOWS[fig].stages_from_dicts = _seed003_stages
+    stages_from_dicts = functools.partial(_seed003_stages, signed_input)
+    stages, ops, signed = stages_from_dicts(values, grads, "seed003_flow")
+    fig = gradient_flow(stages, ops, title=title, signed=signed)
+    _FLOWS[fig].stages_from_dicts = stages_from_dicts
     return fig

@@ -1,13 +1,17 @@
-"""Annotated heatmaps: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, and the panel
-drawing every other figure of ``cnnlib.viz`` is made of (``draw_heatmap``).
+"""Annotated heatmaps: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, the panel drawing
+every other figure of ``cnnlib.viz`` is made of (``draw_heatmap``), and the colour key under
+a figure (``add_colour_key``).
 
-A drawn panel's state is a ``Heatmap`` object (see its docstring for where it lives).
+A panel's colours follow what its array means (``_style.colour_limits``): signed on the
+diverging map centred at 0, non-negative on the grey map from 0. A drawn panel's state is
+a ``Heatmap`` object (see its docstring for where it lives).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import textwrap
 import weakref
 
 import matplotlib
@@ -18,15 +22,29 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 
-from .._format import MINUS, Formatter, format_number
+from .._format import MINUS, Formatter, format_number, readout_number
 from .._validate import as_array, check_in_range, int_tuple
 from ._figure import BookAxes, new_figure, styled
-from ._style import DIVERGING_CMAP, GRID, INK, MAX_WIDTH, MUTED, ROUTE_COLORS, SEQUENTIAL_CMAP, text_color
+from ._style import (
+    GRID,
+    INK,
+    MAX_WIDTH,
+    MIN_FONT_PT,
+    MUTED,
+    NAN_COLOR,
+    ROUTE_COLORS,
+    cmap_for,
+    colour_limits,
+    text_color,
+)
 
 __all__ = [
+    "KEY_PT",
     "Decimals",
     "Heatmap",
+    "add_colour_key",
     "cell_grid",
+    "check_nonnegative",
     "cell_inches",
     "draw_heatmap",
     "fontsize_for",
@@ -34,8 +52,9 @@ __all__ = [
     "heatmap_grid",
     "heatmap_of",
     "outline",
+    "key_height",
     "route_color",
-    "shared_norm_limits",
+    "tick_fontsize",
     "tick_positions",
     "update_heatmap",
 ]
@@ -43,14 +62,50 @@ __all__ = [
 _CELL_MAX = 0.55  # inches per heatmap cell
 _CELL_MIN = 0.26
 _ANNOTATE_MAX = 16  # arrays larger than this along an axis are drawn without numbers
+KEY_PT = 7.0  # the colour key's font size: 9.7 px at the book's dpi
+_KEY_TEXT = {True: "red + / blue \u2212 (signed, white = 0)", False: "grey = magnitude of a non-negative value"}
+_DIVERGING_HINT = "pass diverging=True for a signed quantity (a gradient, pre-activation or weight)"
 
 # --------------------------------------------------------------------------- shared drawing helpers
 
 
 def fontsize_for(cell_in: float, nchars: int, *, largest: float = 11.0) -> float:
-    """Font size (pt) so that ``nchars`` characters fit in a cell ``cell_in`` inches wide."""
+    """Font size (pt) so that ``nchars`` characters fit in a cell ``cell_in`` inches wide.
+
+    May be below ``MIN_FONT_PT``: then the numbers do not fit and are left out, never shrunk.
+    """
     cell_pt = cell_in * 72.0
     return float(min(largest, 0.42 * cell_pt, 1.5 * cell_pt / max(nchars, 1)))
+
+
+def tick_fontsize(cell_in: float) -> float:
+    """Tick-label size (pt) for cells ``cell_in`` inches wide: 0.32 of a cell, from ``MIN_FONT_PT`` to 9."""
+    return float(np.clip(cell_in * 72 * 0.32, MIN_FONT_PT, 9.0))
+
+
+def check_nonnegative(fn: str, what: str, values: np.ndarray, hint: str = _DIVERGING_HINT) -> None:
+    """Raise unless ``values`` (a non-negative quantity, drawn on the sequential scale) has no negative entry."""
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() < 0:
+        raise ValueError(
+            f"{fn}: {what} has negative entries (min {readout_number(finite.min())}), but a non-negative "
+            f"quantity is drawn on the sequential scale; {hint}"
+        )
+
+
+def _key_text(kinds, width_in: float, fontsize: float) -> str:
+    """The colour key for the scales ``kinds`` (True: signed, False: non-negative), wrapped to ``width_in``."""
+    if not kinds:
+        return ""
+    text = "colours: " + "; ".join(_KEY_TEXT[k] for k in (True, False) if k in kinds)
+    chars = max(16, int(width_in * 72 / (0.6 * fontsize)))  # DejaVu Sans: about 0.55 em a character
+    return "\n".join(textwrap.wrap(text, chars, break_on_hyphens=False))
+
+
+def key_height(kinds, width_in: float) -> float:
+    """Inches the colour key of ``kinds`` takes under a figure ``width_in`` wide (0 without a colour scale)."""
+    text = _key_text(kinds, width_in, KEY_PT)
+    return (text.count("\n") + 1) * KEY_PT * 1.3 / 72 + 0.06 if text else 0.0
 
 
 class Decimals:
@@ -63,43 +118,16 @@ class Decimals:
         return format_number(v, self.decimals)
 
 
-def _norm(values: np.ndarray, diverging, vmin, vmax) -> tuple[mcolors.Normalize, bool]:
-    finite = values[np.isfinite(values)]
-    lo = float(finite.min()) if finite.size else 0.0
-    hi = float(finite.max()) if finite.size else 1.0
-    if diverging is None:
-        diverging = lo < 0
-    if diverging:
-        given = [abs(float(v)) for v in (vmin, vmax) if v is not None]
-        a = max(given) if given else max(abs(lo), abs(hi))
-        if a == 0:
-            a = 1.0
-        return mcolors.Normalize(-a, a), True
-    if vmin is None and 0 <= lo <= 0.5 * hi:
-        lo = 0.0  # activations and pixel values: 0 is white
-    lo = float(vmin) if vmin is not None else lo
-    hi = float(vmax) if vmax is not None else hi
-    if hi <= lo:
-        hi = lo + (abs(lo) if lo != 0 else 1.0)
-    return mcolors.Normalize(lo, hi), False
-
-
-def shared_norm_limits(arrays: np.ndarray, diverging) -> tuple[float, float, bool]:
-    """``(vmin, vmax, diverging)`` of one colour scale for all of ``arrays`` (panels compared by colour)."""
-    norm, is_div = _norm(arrays, diverging, None, None)
-    return norm.vmin, norm.vmax, is_div
-
-
-def _cmap(fn: str, cmap, diverging: bool):
+def _cmap(fn: str, cmap, signed: bool):
     if cmap is None:
-        cmap = DIVERGING_CMAP if diverging else SEQUENTIAL_CMAP
+        return cmap_for(signed)
     try:
         cm = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
     except KeyError:
         raise ValueError(f"{fn}: unknown colour map {cmap!r}") from None
     if not isinstance(cm, mcolors.Colormap):
         raise TypeError(f"{fn}: cmap must be a colour-map name or Colormap, got {type(cmap).__name__}")
-    return cm.with_extremes(bad="#d0d0d0")
+    return cm.with_extremes(bad=NAN_COLOR)
 
 
 def route_color(k: int) -> str:
@@ -114,9 +142,16 @@ def cell_inches(ax, h: int, w: int) -> float:
     return float(min(pos.width * fig_w / max(w, 1), pos.height * fig_h / max(h, 1)))
 
 
-def tick_positions(n: int) -> np.ndarray:
-    """The indices labelled along an axis of ``n`` cells (every one up to 16, else about ten)."""
+def tick_positions(n: int, cell_in: float | None = None, nchars: int | None = None) -> np.ndarray:
+    """The indices labelled along an axis of ``n`` cells: every one up to 16, else about ten.
+
+    With ``cell_in``, only every k-th when labels of ``nchars`` characters (default: those
+    of ``n - 1``) at ``tick_fontsize(cell_in)`` would not fit side by side.
+    """
     step = 1 if n <= 16 else math.ceil(n / 10)
+    if cell_in:
+        label_pt = tick_fontsize(cell_in) * (0.62 * (nchars or len(str(n - 1))) + 0.5)  # a label and a gap
+        step = max(step, math.ceil(label_pt / (cell_in * 72)))
     return np.arange(0, n, step)
 
 
@@ -210,16 +245,15 @@ class Heatmap:
     a closed figure alive.
     """
 
-    def __init__(self, ax, image, *, shape, fmt, diverging, vmin, vmax, cmap, is_div, cell_in, fontsize):
+    def __init__(self, ax, image, *, shape, fmt, signed, vmin, vmax, cmap, cell_in, fontsize):
         self.ax = weakref.proxy(ax)
         self.image = weakref.proxy(image)
         self.shape = shape
         self.fmt = fmt
-        self.diverging = diverging
+        self.signed = signed  # the quantity's meaning: diverging scale when True, grey from 0 when False
         self.vmin = vmin
         self.vmax = vmax
-        self.cmap = cmap
-        self.is_div = is_div
+        self.cmap = cmap  # a caller's colour map, or None for the book's
         self.cell_in = cell_in
         self.fontsize = fontsize
         self.texts = []  # the cell labels, row-major
@@ -250,21 +284,19 @@ class Heatmap:
         arr = _as_rows(as_array(fn, "data", data))
         if arr.shape != self.shape:
             raise ValueError(f"{fn}: data must have the heatmap's shape {self.shape}, got {np.shape(data)}")
+        if not self.signed:
+            check_nonnegative(fn, "data", arr, "draw a signed quantity with diverging=True")
         vmin = self.vmin if vmin is None else vmin
         vmax = self.vmax if vmax is None else vmax
         if fmt is not None:
             Formatter(fn, fmt, arr)  # validates
             self.fmt = fmt
-        norm, is_div = _norm(arr, self.diverging, vmin, vmax)
         im = self.image
-        if is_div != self.is_div and self.cmap is None:  # the data changed sign: switch colour maps
-            im.set_cmap(_cmap(fn, None, is_div))
-        self.is_div = is_div
-        im.norm.vmin, im.norm.vmax = norm.vmin, norm.vmax
+        im.norm.vmin, im.norm.vmax = colour_limits(arr, signed=self.signed, vmin=vmin, vmax=vmax)
         im.set_data(np.ma.masked_invalid(arr))
         if self.texts:
             formatter = Formatter(fn, self.fmt, arr)
-            cm = im.cmap
+            cm, norm = im.cmap, im.norm
             for t, v in zip(self.texts, arr.reshape(-1).tolist()):
                 t.set_text(formatter(v))
                 t.set_color(text_color(cm(norm(v))) if math.isfinite(v) else INK)
@@ -293,7 +325,7 @@ def draw_heatmap(
     annotate=True,
     fmt=None,
     cmap=None,
-    diverging=None,
+    signed: bool = False,
     vmin=None,
     vmax=None,
     highlight=None,
@@ -308,11 +340,18 @@ def draw_heatmap(
     title_size: float | None = None,
     fontsize: float | None = None,
 ) -> Heatmap:
-    """Draw the 2-D array ``data`` into ``ax`` as one panel; errors name ``fn``. Returns its ``Heatmap``."""
+    """Draw the 2-D array ``data`` into ``ax`` as one panel; errors name ``fn``. Returns its ``Heatmap``.
+
+    ``signed`` says what ``data`` means: a signed quantity (diverging scale centred at 0) or
+    a non-negative one (grey from 0; the caller has checked the sign with ``check_nonnegative``).
+    Row and column tick labels, when given, name every index; the labels drawn are those
+    ``tick_positions`` picks, so that none is smaller than ``MIN_FONT_PT``. Numbers that do not
+    fit their cells at ``MIN_FONT_PT`` are left out.
+    """
     h, w = data.shape
     cell_in = cell_in or cell_inches(ax, h, w)
-    norm, is_div = _norm(data, diverging, vmin, vmax)
-    cm = _cmap(fn, cmap, is_div)
+    norm = mcolors.Normalize(*colour_limits(data, signed=signed, vmin=vmin, vmax=vmax))
+    cm = _cmap(fn, cmap, signed)
     formatter = Formatter(fn, fmt, data)
     hl = _parse_highlight(fn, highlight, data.shape)
     rc = _parse_rects(fn, rects)
@@ -321,17 +360,17 @@ def draw_heatmap(
     ax.set_ylim(h - 0.5, -0.5)
     if cell_in >= 0.15 and max(h, w) <= 20:  # cell lines for arrays, none for images
         cell_grid(ax, h, w, 0.6 if cell_in < 0.35 else 0.8)
-    tick_fs = float(np.clip(cell_in * 72 * 0.32, 6.0, 9.0))
+    tick_fs = tick_fontsize(cell_in)
     if ticks:
-        xs, ys = tick_positions(w), tick_positions(h)
-        ax.set_xticks(xs)
-        ax.set_yticks(ys)
-        xl = col_ticklabels if col_ticklabels is not None else [str(int(x) + col_offset) for x in xs]
-        yl = row_ticklabels if row_ticklabels is not None else [str(int(y) + row_offset) for y in ys]
-        ax.set_xticklabels([str(t).replace("-", MINUS) for t in xl])
-        ax.set_yticklabels([str(t).replace("-", MINUS) for t in yl])
+        xl = col_ticklabels if col_ticklabels is not None else [str(x + col_offset) for x in range(w)]
+        yl = row_ticklabels if row_ticklabels is not None else [str(y + row_offset) for y in range(h)]
+        xs = tick_positions(w, cell_in, max(len(str(t)) for t in xl))
+        ys = tick_positions(h, cell_in, 1)  # rows: labels are stacked, their height must fit a cell
+        # style first, so the ticks are created styled (restyling made ticks is the slow part of a grid)
         ax.xaxis.tick_top()
         ax.tick_params(which="major", length=2, pad=1.5, labelsize=tick_fs, colors=INK, labelcolor=INK)
+        ax.set_xticks(xs, [str(xl[x]).replace("-", MINUS) for x in xs])
+        ax.set_yticks(ys, [str(yl[y]).replace("-", MINUS) for y in ys])
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -345,16 +384,15 @@ def draw_heatmap(
         image,
         shape=data.shape,
         fmt=fmt,
-        diverging=diverging,
+        signed=signed,
         vmin=vmin,
         vmax=vmax,
         cmap=cmap,
-        is_div=is_div,
         cell_in=cell_in,
         # a grid passes one size for all its panels, so that no panel's numbers look larger than another's
         fontsize=float(fontsize) if fontsize is not None else fontsize_for(cell_in, nchars),
     )
-    if annotate and panel.fontsize >= 4.5 and max(h, w) <= _ANNOTATE_MAX:
+    if annotate and panel.fontsize >= MIN_FONT_PT and max(h, w) <= _ANNOTATE_MAX:
         for r in range(h):
             for c in range(w):
                 v = data[r, c]
@@ -380,6 +418,23 @@ def draw_heatmap(
         cb.outline.set_edgecolor(MUTED)
     _HEATMAPS[ax] = panel
     return panel
+
+
+def add_colour_key(fig, notes: str = "", *, fontsize: float = KEY_PT):
+    """Write under ``fig`` which colour scales its heatmap panels use, after ``notes`` (if any).
+
+    One line (wrapped to the figure's width) per figure, e.g. "colours: red + / blue −
+    (signed, white = 0); grey = magnitude of a non-negative value", naming only the scales
+    drawn; panels with a caller's ``cmap`` are not described. ``notes`` (an equation, the
+    sums of a route) come first, the key last, as the figure's ``supxlabel``. Every figure
+    ``cnnlib.viz`` makes ends with one; call it on a figure composed with ``heatmap(ax=...)``.
+    Returns the ``supxlabel`` Text, or None when there is nothing to write.
+    """
+    kinds = {p.signed for p in map(heatmap_of, fig.axes) if p is not None and p.cmap is None}
+    text = "\n".join(t for t in (notes, _key_text(kinds, fig.get_size_inches()[0], fontsize)) if t)
+    if not text:
+        return None
+    return fig.supxlabel(text, fontsize=fontsize, color=MUTED if not notes else INK, multialignment="left")
 
 
 # --------------------------------------------------------------------------- public figures
@@ -416,14 +471,22 @@ def heatmap(
         small or the array has more than 16 rows or columns, e.g. a 28x28 digit).
     fmt : ``None`` (automatic: about 3 significant digits, exact zeros as ``0``), a format
         spec such as ``'.2f'``, a ``'{:.2f}'`` string, or a callable.
-    diverging : ``None`` = automatic (diverging when any entry is negative), ``True`` for
-        gradients (colour scale symmetric about 0), ``False`` for a sequential scale.
-    vmin, vmax : colour limits (a diverging scale uses ``max(|vmin|, |vmax|)`` on both sides).
+    diverging : what the array means, never decided from its entries. ``True`` for a signed
+        quantity (a gradient δ, a pre-activation Z, a weight or bias): the diverging map,
+        symmetric about 0 (blue −, white 0, red +). ``None`` or ``False`` (default) for a
+        non-negative one (an input ≥ 0, an activation, a pooled map, a probability): the grey
+        map from 0; a negative entry then raises ``ValueError``.
+    cmap : a colour-map name or ``Colormap`` instead of the book's map for that meaning.
+    vmin, vmax : colour limits (a diverging scale uses ``max(|vmin|, |vmax|)`` on both sides;
+        a sequential one runs from 0 unless ``vmin`` is given).
     highlight : cells to outline: a list of ``(r, c)`` or ``(r, c, color)``, or a boolean mask.
     rects : rectangles ``(r0, c0, h, w)`` or ``(r0, c0, h, w, color)`` in cell units (a
         receptive field, a pooling window); colours cycle through ``ROUTE_COLORS``.
     colorbar : add a colour bar.
 
+    A new figure (``ax=None``) ends with a one-line colour key (``add_colour_key``); a
+    given ``ax`` leaves the key to its figure's owner. Cell numbers and tick labels are never
+    smaller than 9 px: numbers that do not fit are left out, tick labels thinned out.
     ``update_heatmap(ax, new_data)`` redraws the same Axes in place (fast, for widgets).
     """
     fn = "heatmap"
@@ -435,7 +498,11 @@ def heatmap(
     h, w = arr.shape
     if cell_size is not None and (not isinstance(cell_size, numbers.Real) or cell_size <= 0):
         raise ValueError(f"{fn}: cell_size must be a positive number of inches, got {cell_size!r}")
-    if ax is None:
+    signed = bool(diverging)
+    if not signed:
+        check_nonnegative(fn, "data", arr)
+    new = ax is None
+    if new:
         if cell_size:
             cell = float(cell_size)
         elif max(h, w) > _ANNOTATE_MAX:  # an image (e.g. a 28x28 digit): no numbers, a compact square
@@ -443,7 +510,7 @@ def heatmap(
         else:
             cell = float(np.clip(min(7.0 / w, 5.5 / h), _CELL_MIN, _CELL_MAX))
         extra_w = 0.55 + (0.9 if colorbar else 0.0)
-        extra_h = 0.45 + (0.3 if title else 0.0)
+        extra_h = 0.45 + (0.3 if title else 0.0) + (0.0 if cmap else key_height({signed}, w * cell + extra_w))
         fig = new_figure(w * cell + extra_w, h * cell + extra_h)
         ax = fig.add_subplot(axes_class=BookAxes)
     else:
@@ -458,7 +525,7 @@ def heatmap(
         annotate=annotate,
         fmt=fmt,
         cmap=cmap,
-        diverging=diverging,
+        signed=signed,
         vmin=vmin,
         vmax=vmax,
         highlight=highlight,
@@ -466,13 +533,16 @@ def heatmap(
         colorbar=colorbar,
         cell_in=cell,
     )
+    if new:
+        add_colour_key(ax.figure)
     return ax
 
 
 def update_heatmap(ax, data, *, vmin=None, vmax=None, highlight=None, rects=None, title=None, fmt=None):
     """Redraw a heatmap made by ``heatmap`` (or any cnnlib.viz figure panel) with new numbers, in place.
 
-    ``data`` must have the heatmap's shape. Colour limits are recomputed (or taken
+    ``data`` must have the heatmap's shape and meaning: a heatmap drawn for a non-negative
+    quantity raises on a negative entry. Colour limits are recomputed (or taken
     from ``vmin``/``vmax``, else from the original call), cell labels and their
     black/white colour are updated; ``highlight``/``rects`` replace the previous
     overlays when given (pass ``[]`` to clear); ``fmt`` replaces the cell format. Nothing
@@ -514,10 +584,14 @@ def heatmap_grid(
     Row r, column c shows ``arrays[r, c]``; a 3-D (C, H, W) array is one row, a 2-D
     array a single panel. A long single row or column (more than 4 panels, e.g. eight
     (8, 1, 3, 3) kernels) wraps into a compact block, each panel titled with its index.
+    ``diverging`` says what the arrays mean, as in ``heatmap``: ``True`` for signed
+    quantities (kernels, gradients, pre-activations), ``None``/``False`` for non-negative ones
+    (inputs, activations; a negative entry raises ``ValueError``).
     With ``shared_scale`` (default) every panel uses the same colour limits (symmetric
     about 0 when diverging) and one colour bar is drawn, so colours compare across
     panels. ``row_labels``/``col_labels`` name the rows and columns (default: the index
-    ``[r, :]`` / ``[:, c]``). Returns the ``Figure``.
+    ``[r, :]`` / ``[:, c]``). Every panel's numbers have one size, at least 9 px, or are
+    left out when they do not fit; a colour key ends the figure. Returns the ``Figure``.
     """
     fn = "heatmap_grid"
     arr = as_array(fn, "arrays", arrays)
@@ -533,6 +607,9 @@ def heatmap_grid(
     R, C, h, w = arr.shape
     if R * C > 64:
         raise ValueError(f"{fn}: at most 64 panels fit a page, got {R}x{C} = {R * C}")
+    signed = bool(diverging)
+    if not signed:
+        check_nonnegative(fn, "arrays", arr)
     if ndim == 4:
         rows = _labels(fn, "row_labels", row_labels, R, [f"[{r}, :]" for r in range(R)])
         cols = _labels(fn, "col_labels", col_labels, C, [f"[:, {c}]" for c in range(C)])
@@ -561,12 +638,13 @@ def heatmap_grid(
     units_w = nc * w + (nc - 1) * gap_cells + extra_w + 1.2
     units_h = nr * h + (nr - 1) * gap_cells + 1.2
     cell = float(np.clip(min(MAX_WIDTH / units_w, 9.0 / units_h), 0.2, 0.5))
-    fig = new_figure(units_w * cell + 0.3, units_h * cell + (0.4 if title else 0.1))
+    fig_w = units_w * cell + 0.3
+    key_h = 0.0 if cmap else key_height({signed}, fig_w)
+    fig = new_figure(fig_w, units_h * cell + (0.4 if title else 0.1) + key_h)
     axs = fig.subplots(nr, nc, squeeze=False).reshape(-1)
     vmin = vmax = None
-    div = diverging
     if shared_scale:
-        vmin, vmax, div = shared_norm_limits(arr, diverging)
+        vmin, vmax = colour_limits(arr, signed=signed)
     label_fs = float(np.clip(cell * 72 * 0.36, 8, 11))
     # one annotation size for every panel: the one that fits the longest label of the whole grid
     nchars = max(
@@ -581,7 +659,7 @@ def heatmap_grid(
             annotate=annotate,
             fmt=fmt,
             cmap=cmap,
-            diverging=div,
+            signed=signed,
             vmin=vmin,
             vmax=vmax,
             cell_in=cell,
@@ -598,4 +676,5 @@ def heatmap_grid(
         cb.outline.set_edgecolor(MUTED)
     if title:
         fig.suptitle(str(title), fontsize=11)
+    add_colour_key(fig)
     return fig

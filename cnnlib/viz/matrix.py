@@ -13,7 +13,7 @@ from .._format import Formatter
 from .._validate import as_array, int_tuple, nonnegative_pair, positive_pair
 from ..conv import conv_output_size
 from ._figure import new_figure, styled
-from ._style import GRID, INK, MAX_WIDTH, MUTED, ROUTE_COLORS, text_color
+from ._style import GRID, INK, MAX_WIDTH, MIN_FONT_PT, MUTED, ROUTE_COLORS, text_color
 from .heatmap import cell_grid, fontsize_for
 
 __all__ = ["conv_matrix_figure"]
@@ -29,8 +29,10 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     Left: the kernel, each entry in its own colour; right: M (rows: output positions
     Z[u,v]; columns: input cells X[r,c]), each weight coloured by the kernel entry it
     copies and blank where M is structurally zero. A legend names the colours.
-    ``annotate`` prints the weights in the cells (default: when the cells are large
-    enough). Computed with ``cnnlib.conv2d_as_matrix``. Returns the ``Figure``.
+    ``annotate`` prints the weights in the cells when they fit at 9 px (``False``: never). Tick
+    labels are never smaller than 9 px: where they would not fit every row or column, only
+    every k-th is labelled. The colours name kernel entries, not values, so the legend is the
+    figure's colour key. Computed with ``cnnlib.conv2d_as_matrix``. Returns the ``Figure``.
     """
     from ..convmatrix import conv2d_as_matrix
 
@@ -57,7 +59,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     fixed_w = 1.7  # inches: row labels, the gap between the panels, margins
     cell = float(np.clip((MAX_WIDTH - fixed_w) / (KW + Cc), 0.14, 0.45))
     legend_rows = math.ceil((n_entries + 1) / 5)
-    tick_fs = float(np.clip(cell * 72 * 0.3, 5.5, 8.5))
+    tick_fs = float(np.clip(cell * 72 * 0.3, MIN_FONT_PT, 8.5))
     label_h = len(f"X[{hw[0] - 1},{hw[1] - 1}]") * 0.62 * tick_fs / 72  # the rotated column labels
     fig_h = max(R, KH) * cell + label_h + 0.35 + 0.22 * legend_rows + 0.35
     fig = new_figure((KW + Cc) * cell + fixed_w, fig_h)
@@ -76,7 +78,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     fmt = Formatter(fn, None, W2)
     labels = [fmt(v) for v in W2.reshape(-1)]
     fs = fontsize_for(cell, max(len(s) for s in labels))
-    show_numbers = (fs >= 5.5) if annotate is None else bool(annotate)
+    show_numbers = (annotate is None or bool(annotate)) and fs >= MIN_FONT_PT  # never shrunk below 9 px
     for r in range(KH):
         for c in range(KW):
             axs[0].text(
@@ -93,7 +95,14 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         for r, c in zip(*np.nonzero(tie >= 0)):
             k = tie[r, c]
             axs[1].text(
-                c, r, labels[k], ha="center", va="center", fontsize=fs, color=text_color(light[k]), gid="cnnlib-value"
+                c,
+                r,
+                labels[k],
+                ha="center",
+                va="center",
+                fontsize=fs,
+                color=text_color(light[k]),
+                gid="cnnlib-value",
             )
     Wo = conv_output_size(
         hw[1],
@@ -107,8 +116,10 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     axs[0].tick_params(labelsize=8)
     axs[0].xaxis.tick_top()
     axs[0].set_title("kernel W", fontsize=10)
-    step_r = 1 if R <= 40 else math.ceil(R / 30)
-    step_c = 1 if Cc <= 50 else math.ceil(Cc / 40)
+    # labels are stacked along both axes (the column labels are rotated): each needs 1.2 font heights
+    fit = math.ceil(1.2 * tick_fs / (cell * 72))
+    step_r = max(fit, 1 if R <= 40 else math.ceil(R / 30))
+    step_c = max(fit, 1 if Cc <= 50 else math.ceil(Cc / 40))
     axs[1].set_yticks(range(0, R, step_r))
     axs[1].set_yticklabels([f"Z[{r // Wo},{r % Wo}]" for r in range(0, R, step_r)], fontsize=tick_fs)
     axs[1].set_xticks(range(0, Cc, step_c))

@@ -3,6 +3,12 @@
 
 Drawing only: a convolution route's products come from ``cnnlib.routes`` and max-pool
 winners from ``cnnlib.pool``.
+
+Colours by meaning: gradients (δP, δA, δZ, the dilated δ, dW, dX) and kernels W are signed
+(diverging, centred at 0). The input (A of a max-pool, X of a convolution) is the one
+exception: its meaning is not known to the figure, so ``signed_input`` says it, and by
+default it follows the data (signed when it has a negative entry, e.g. standardised
+inputs; grey from 0 otherwise).
 """
 
 from __future__ import annotations
@@ -21,8 +27,16 @@ from .._validate import as_2d, positive_pair
 from ..pool import maxpool2d_backward, maxpool2d_forward
 from ..routes import dW_route, dX_route
 from ._figure import new_figure, styled
-from ._style import INK, MAX_WIDTH, MUTED
-from .heatmap import Decimals, cell_inches, draw_heatmap, outline, route_color, shared_norm_limits, tick_positions
+from ._style import INK, MAX_WIDTH, MIN_FONT_PT, MUTED, colour_limits
+from .heatmap import (
+    Decimals,
+    add_colour_key,
+    cell_inches,
+    check_nonnegative,
+    draw_heatmap,
+    outline,
+    route_color,
+)
 
 __all__ = ["PoolRoute", "conv_dW_route", "conv_dX_route", "maxpool_routes", "pool_routes"]
 
@@ -60,6 +74,15 @@ def pool_routes(fig) -> list[PoolRoute]:
     return _POOL_ROUTES[fig]
 
 
+def _input_signed(fn: str, what: str, values: np.ndarray, signed_input) -> bool:
+    """Whether an input is drawn as signed: ``signed_input``, or (None) whether it has a negative entry."""
+    if signed_input is None:
+        return bool(np.any(values < 0))
+    if not signed_input:
+        check_nonnegative(fn, what, values, "pass signed_input=True (or None) for a signed input")
+    return bool(signed_input)
+
+
 def _pool_windows(A: np.ndarray, size, stride):
     """Each window as a ``_Window``, with the winner taken from ``maxpool2d_forward``'s cache.
 
@@ -82,7 +105,7 @@ def _pool_windows(A: np.ndarray, size, stride):
 
 
 @styled
-def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
+def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_input=None):
     """Max-pool backward as routes: each δ of P goes to the winning cell of its window (chapter 04, eq. 4.2).
 
     Each winning cell of A (first maximum in row-major order, from ``maxpool2d_forward``)
@@ -95,7 +118,10 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
     windows share a winner their δs add up; the sums are written out under the figure.
 
     ``A`` is (H, W) (or (1, 1, H, W)); ``dP`` has the pooled shape. ``ax``: None, or a
-    sequence of three Axes (A, δP, δA) of one figure to draw into. Returns the ``Figure``.
+    sequence of three Axes (A, δP, δA) of one figure to draw into (the notes and colour key
+    are written under that figure). δP and δA are signed; ``signed_input`` says whether A is
+    (``True``: a pre-activation, ``False``: activations ≥ 0; ``None``, the default: signed
+    when A has a negative entry). Returns the ``Figure``.
     """
     fn = "maxpool_routes"
     A2 = as_2d(fn, "A", A)
@@ -114,11 +140,12 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
             f"got {dP2.shape}"
         )
     dA = maxpool2d_backward(dP2[None, None], cache)[0, 0]  # (H, W)
+    a_signed = _input_signed(fn, "A", A2, signed_input)
 
     if ax is None:
         units = W + Wo + W + 2 * 1.6 + 0.8
         cell = float(np.clip(MAX_WIDTH / units, 0.28, 0.5))
-        fig = new_figure(units * cell, max(H, Ho) * cell + 1.35)
+        fig = new_figure(units * cell, max(H, Ho) * cell + 1.55)
         axs = fig.subplots(1, 3, width_ratios=[W, max(Wo, 1.6), W])
     else:
         if isinstance(ax, matplotlib.axes.Axes) or len(ax) != 3:
@@ -135,7 +162,7 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
     colors = [cell_color[w.winner] for w in windows]
     stride_txt = SH if SH == SW else (SH, SW)
     title_a = f"A: {KH}\u00d7{KW} windows, stride {stride_txt}" + (" (overlapping)" if overlap else "")
-    stA = draw_heatmap(fn, axs[0], A2, title=title_a, cell_in=cell)
+    stA = draw_heatmap(fn, axs[0], A2, title=title_a, cell_in=cell, signed=a_signed)
     cell_in = cell or cell_inches(axs[0], H, W)
     lw = float(np.clip(cell_in * 5, 1.3, 2.6))
     if not overlap:  # disjoint windows: outline each in its winner's colour
@@ -144,7 +171,7 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
     for k, (*_, ties) in enumerate(windows):
         for t in ties:
             outline(axs[0], t[0], t[1], 1, 1, colors[k], lw * 0.7, inset=0.2, gid="cnnlib-tie", linestyle=":")
-    badge_fs = float(np.clip(cell_in * 72 * 0.24, 5.5, 8))
+    badge_fs = float(np.clip(cell_in * 72 * 0.24, MIN_FONT_PT, 8))
     for rc, ks in winners_by_cell.items():
         outline(axs[0], *rc, 1, 1, cell_color[rc], lw, inset=0.07, gid="cnnlib-winner")
         if len(ks) > 1:  # this cell wins several windows
@@ -161,10 +188,10 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
                 gid="cnnlib-count",
             )
             t.set_path_effects([patheffects.withStroke(linewidth=2, foreground="white")])
-    stP = draw_heatmap(fn, axs[1], dP2, title="\u03b4P (upstream)", diverging=True, cell_in=cell)
+    stP = draw_heatmap(fn, axs[1], dP2, title="\u03b4P (upstream)", signed=True, cell_in=cell)
     for k, (pu, pv, *_rest) in enumerate(windows):
         stP.mark(pu, pv, 1, 1, colors[k], lw, inset=0.07)
-    draw_heatmap(fn, axs[2], dA, title="\u03b4A = routed \u03b4P", diverging=True, cell_in=cell)
+    draw_heatmap(fn, axs[2], dA, title="\u03b4A = routed \u03b4P", signed=True, cell_in=cell)
     for rc in winners_by_cell:
         outline(axs[2], *rc, 1, 1, cell_color[rc], lw, inset=0.07, gid="cnnlib-winner")
     if arrows:
@@ -200,14 +227,13 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False):
         covered[r0 : r0 + KH, c0 : c0 + KW] = True
     if not covered.all():
         notes.append(f"{int((~covered).sum())} cell(s) of A lie in no window and get \u03b4 = 0")
-    if notes:
-        fig.supxlabel("\n".join(notes), fontsize=8.5, ha="center")
+    add_colour_key(fig, "\n".join(notes), fontsize=8.5)
     _POOL_ROUTES[fig] = [PoolRoute((w.pu, w.pv), w.winner, float(flat_dP[k])) for k, w in enumerate(windows)]
     return fig
 
 
 @styled
-def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1):
+def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1, signed_input=None):
     """Where one kernel gradient comes from: ``dW[i, j] = Σ_{u,v} X[u*S + i*D, v*S + j*D] · δZ[u, v]``.
 
     Left: the input (zero-padded when ``padding > 0``; tick labels keep the original
@@ -217,7 +243,8 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     written out under the figure (terms with δ = 0 left out) and ends with the value of
     ``conv2d_backward``'s dW entry: chapter 03's eq. 3.2 (stride 1), chapter 08's eq. 8.3
     (stride, padding, dilation), chapter 07's eq. (2) (channels). Arguments as in
-    ``conv_dW_terms``. Returns the ``Figure``.
+    ``conv_dW_terms``. δZ and dW are signed; ``signed_input`` says whether X is (``None``,
+    the default: signed when X has a negative entry). Returns the ``Figure``.
     """
     fn = "conv_dW_route"
     rs = dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
@@ -231,22 +258,23 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
         rs.dilation,
         rs.out_size,
     )
+    x_signed = _input_signed(fn, "X", X3, signed_input)
     Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))
     Hp, Wp = Xp.shape
     KH, KW = dW.shape[2:]
     units = Wp + Wo + KW + 2 * 1.8 + 0.6
     cell = float(np.clip(MAX_WIDTH / units, 0.26, 0.5))
     n_lines = rs.equation.count("\n") + 1
-    fig = new_figure(units * cell, max(Hp, Ho, KH) * cell + 0.9 + 0.2 * n_lines)
+    fig = new_figure(units * cell, max(Hp, Ho, KH) * cell + 0.9 + 0.2 * (n_lines + 1))
     axs = fig.subplots(1, 3, width_ratios=[Wp, Wo, max(KW, 1.5)])
     ctag = "" if X3.shape[0] == 1 else f"[{c}]"
     ftag = "" if dZ3.shape[0] == 1 else f"[{f}]"
     entry = rs.name[1:]  # "W[1,2]" or "W[f,c,i,j]"
     xtitle = f"X{ctag}: the cells {entry} met" + (f" (padded by {P[0] if P[0] == P[1] else P})" if any(P) else "")
-    stX = draw_heatmap(fn, axs[0], Xp, title=xtitle, cell_in=cell, row_offset=-P[0], col_offset=-P[1])
-    stZ = draw_heatmap(fn, axs[1], dZ3[f], title=f"\u03b4Z{ftag}", diverging=True, cell_in=cell)
+    stX = draw_heatmap(fn, axs[0], Xp, title=xtitle, cell_in=cell, row_offset=-P[0], col_offset=-P[1], signed=x_signed)
+    stZ = draw_heatmap(fn, axs[1], dZ3[f], title=f"\u03b4Z{ftag}", signed=True, cell_in=cell)
     stW = draw_heatmap(
-        fn, axs[2], dW[f, c], title=f"dW{'' if dW.shape[:2] == (1, 1) else f'[{f},{c}]'}", diverging=True, cell_in=cell
+        fn, axs[2], dW[f, c], title=f"dW{'' if dW.shape[:2] == (1, 1) else f'[{f},{c}]'}", signed=True, cell_in=cell
     )
     lw = float(np.clip(cell * 5, 1.3, 2.6))
     if any(P):
@@ -269,7 +297,7 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
                     rc = (r0 + u * S[0], c0 + v * S[1])
                     outline(axs[0], *rc, 1, 1, MUTED, lw * 0.5, inset=0.2, linestyle=":", gid="cnnlib-touched")
     stW.mark(i, j, 1, 1, INK, lw * 1.2, inset=0.04)
-    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
+    add_colour_key(fig, rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
     return fig
 
 
@@ -305,7 +333,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     units = KW + Gw + Wd + 2 * 1.8 + 0.6
     cell = float(np.clip(min(MAX_WIDTH / units, 8.0 / (F * max(Gh, KH) + F)), 0.22, 0.5))
     n_lines = rs.equation.count("\n") + 1
-    fig = new_figure(units * cell, F * max(Gh, KH) * cell + 0.7 * F + 0.3 + 0.2 * n_lines)
+    fig = new_figure(units * cell, F * max(Gh, KH) * cell + 0.7 * F + 0.3 + 0.2 * (n_lines + 1))
     axs = fig.subplots(F, 3, width_ratios=[max(KW, 1.5), Gw, Wd], squeeze=False)
     lw = float(np.clip(cell * 5, 1.3, 2.6))
     by_filter: dict[int, list[int]] = {}
@@ -313,8 +341,8 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
         by_filter.setdefault(t[0][0], []).append(k)
     colors = [route_color(k) for k in range(len(rs.terms))]
     # one colour scale and number format for all filters' kernels, and one for all their δ maps
-    w_lo, w_hi, w_div = shared_norm_limits(W4[:, c], None)
-    d_lo, d_hi, _ = shared_norm_limits(dZ3, True)
+    w_lo, w_hi = colour_limits(W4[:, c], signed=True)
+    d_lo, d_hi = colour_limits(dZ3, signed=True)
     w_fmt, d_fmt = Decimals(auto_decimals(W4[:, c])), Decimals(auto_decimals(dZ3))
     for f in range(F):
         Wflip = W4[f, c, ::-1, ::-1]
@@ -327,10 +355,10 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             cell_in=cell,
             vmin=w_lo,
             vmax=w_hi,
-            diverging=w_div,
+            signed=True,
             fmt=w_fmt,
-            row_ticklabels=[str(KH - 1 - t) for t in tick_positions(KH)],
-            col_ticklabels=[str(KW - 1 - t) for t in tick_positions(KW)],
+            row_ticklabels=[str(KH - 1 - t) for t in range(KH)],
+            col_ticklabels=[str(KW - 1 - t) for t in range(KW)],
         )
         G = np.zeros((Gh, Gw), dtype=dZ3.dtype)
         G[eh : eh + (Ho - 1) * S[0] + 1 : S[0], ew : ew + (Wo - 1) * S[1] + 1 : S[1]] = dZ3[f]
@@ -341,7 +369,7 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             axs[f, 1],
             G,
             title=fulltitle,
-            diverging=True,
+            signed=True,
             vmin=d_lo,
             vmax=d_hi,
             fmt=d_fmt,
@@ -362,11 +390,9 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             stW.mark(KH - 1 - i, KW - 1 - j, 1, 1, colors[k], lw, inset=0.08)
             stG.mark(eh + u * S[0], ew + v * S[1], 1, 1, colors[k], lw, inset=0.08)
         if f == 0:
-            stX = draw_heatmap(
-                fn, axs[0, 2], dX[c], title=f"dX{'' if C == 1 else f'[{c}]'}", diverging=True, cell_in=cell
-            )
+            stX = draw_heatmap(fn, axs[0, 2], dX[c], title=f"dX{'' if C == 1 else f'[{c}]'}", signed=True, cell_in=cell)
             stX.mark(x, y, 1, 1, INK, lw * 1.2, inset=0.04)
         else:
             axs[f, 2].set_axis_off()
-    fig.supxlabel(rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)), multialignment="left")
+    add_colour_key(fig, rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
     return fig

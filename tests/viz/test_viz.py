@@ -92,7 +92,7 @@ def gids(ax, gid):
 
 def test_heatmap_cells_show_the_data_and_signed_data_is_centred_on_zero():
     data = np.array([[0.25, -1.5, 3.0], [0.0, 2.125, -0.75]])
-    ax = viz.heatmap(data, title="Z")
+    ax = viz.heatmap(data, title="Z", diverging=True)
     try:
         assert_cells_show(ax, data)
         assert ax.texts[0].get_text() == "0.25"
@@ -106,7 +106,7 @@ def test_heatmap_cells_show_the_data_and_signed_data_is_centred_on_zero():
 
 
 def test_heatmap_exact_zero_and_true_minus():
-    ax = viz.heatmap(D)
+    ax = viz.heatmap(D, diverging=True)
     try:
         texts = {(int(t.get_position()[1]), int(t.get_position()[0])): t.get_text() for t in ax.texts}
         assert texts[(0, 0)] == "0"
@@ -132,7 +132,7 @@ def test_heatmap_sequential_for_nonnegative_and_forced_diverging():
 
 def test_heatmap_text_contrast_follows_the_cell_colour():
     data = np.array([[-5.0, 0.0, 5.0]])
-    ax = viz.heatmap(data)
+    ax = viz.heatmap(data, diverging=True)
     try:
         colors = [matplotlib.colors.to_hex(t.get_color()) for t in ax.texts if t.get_gid() == "cnnlib-value"]
         assert colors[0] == colors[2] == "#ffffff"  # saturated ends: white text
@@ -166,7 +166,7 @@ def test_heatmap_highlights_and_rectangles_are_drawn_where_asked():
 def test_heatmap_into_a_given_axes_creates_no_figure_and_1d_is_a_row():
     fig, ax = plt.subplots()
     n = len(plt.get_fignums())
-    out = viz.heatmap(np.array([1.0, -2.0, 3.5]), ax=ax, fmt=".1f", colorbar=True)
+    out = viz.heatmap(np.array([1.0, -2.0, 3.5]), ax=ax, fmt=".1f", colorbar=True, diverging=True)
     assert out is ax and len(plt.get_fignums()) == n
     assert [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"] == ["1.0", "-2.0", "3.5"]
     assert len(fig.axes) == 2  # the colour bar
@@ -174,14 +174,14 @@ def test_heatmap_into_a_given_axes_creates_no_figure_and_1d_is_a_row():
 
 
 def test_update_heatmap_changes_numbers_scale_and_overlays_in_place():
-    ax = viz.heatmap(np.array([[1.0, 2.0], [3.0, 4.0]]), highlight=[(0, 0)])
+    ax = viz.heatmap(np.array([[1.0, 2.0], [3.0, 4.0]]), highlight=[(0, 0)], diverging=True)
     try:
         texts_before = list(ax.texts)
         new = np.array([[-1.0, 0.5], [0.25, -8.0]])
         viz.update_heatmap(ax, new, highlight=[(1, 1)])
         assert list(ax.texts) == texts_before  # same artists, new strings
         assert_cells_show(ax, new)
-        assert ax.images[0].norm.vmin == -8.0 and ax.images[0].norm.vmax == 8.0  # switched to diverging
+        assert ax.images[0].norm.vmin == -8.0 and ax.images[0].norm.vmax == 8.0  # symmetric about 0
         assert ax.images[0].cmap.name.startswith("RdBu_r")
         (hl,) = gids(ax, "cnnlib-highlight")
         assert 0.5 <= hl.get_xy()[0] < 1
@@ -220,11 +220,14 @@ def test_heatmap_bad_input(kwargs, exc, match):
     assert len(plt.get_fignums()) == n  # nothing half-built is left behind
 
 
-def test_heatmap_nan_cells_are_blank_grey_and_labelled():
-    ax = viz.heatmap(np.array([[1.0, np.nan], [-1.0, 2.0]]))
+def test_heatmap_nan_cells_are_marked_and_labelled():
+    ax = viz.heatmap(np.array([[1.0, np.nan], [-1.0, 2.0]]), diverging=True)
     try:
         labels = [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"]
         assert labels == ["1", "nan", MINUS + "1", "2"]
+        # neither grey (a magnitude) nor red or blue (a sign)
+        bad = matplotlib.colors.to_hex(ax.images[0].cmap.get_bad())
+        assert bad == viz._style.NAN_COLOR
     finally:
         plt.close(ax.figure)
 
@@ -235,7 +238,7 @@ def test_heatmap_nan_cells_are_blank_grey_and_labelled():
 def test_heatmap_grid_two_filters_two_channels_share_one_scale():
     rng = np.random.default_rng(0)
     W = rng.standard_normal((2, 2, 3, 3))
-    fig = viz.heatmap_grid(W, title="W")
+    fig = viz.heatmap_grid(W, title="W", diverging=True)
     try:
         axes = heatmap_axes(fig)
         assert len(axes) == 4
@@ -252,7 +255,7 @@ def test_heatmap_grid_two_filters_two_channels_share_one_scale():
 
 def test_heatmap_grid_wraps_a_long_column_of_kernels():
     K = np.random.default_rng(2).standard_normal((8, 1, 3, 3))
-    fig = viz.heatmap_grid(K)
+    fig = viz.heatmap_grid(K, diverging=True)
     try:
         axes = heatmap_axes(fig)
         assert [ax.get_title() for ax in axes] == [f"[{k}, 0]" for k in range(8)]
@@ -271,7 +274,7 @@ def test_heatmap_grid_numbers_have_one_font_size_in_every_panel(shared_scale):
     long_row = np.array([[-0.125, 0.375, -1.625], [0.25, -0.875, 1.125], [-2.375, 0.5, 0.0625]])
     short_row = np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 2.0], [0.0, 1.0, 4.0]])
     dW = np.stack([np.stack([long_row, long_row.T]), np.stack([short_row, short_row.T])])  # (2, 2, 3, 3)
-    fig = viz.heatmap_grid(dW, shared_scale=shared_scale)
+    fig = viz.heatmap_grid(dW, shared_scale=shared_scale, diverging=True)
     try:
         axes = heatmap_axes(fig)
         assert len(axes) == 4
@@ -280,7 +283,7 @@ def test_heatmap_grid_numbers_have_one_font_size_in_every_panel(shared_scale):
         assert len(set().union(*sizes)) == 1, sizes  # and the same in every panel
         # the common size is the one that fits the longest labels: that of a grid of long labels only
         all_long = np.stack([np.stack([long_row, long_row.T])] * 2)
-        ref = viz.heatmap_grid(all_long, shared_scale=shared_scale)
+        ref = viz.heatmap_grid(all_long, shared_scale=shared_scale, diverging=True)
         try:
             ref_sizes = {t.get_fontsize() for ax in heatmap_axes(ref) for t in ax.texts}
         finally:
@@ -523,7 +526,7 @@ def test_maxpool_routes_overlap_sums_and_ties_are_written_out():
     dP = np.array([[0.3, -0.2, 0.4], [0.5, 0.1, -0.3], [0.2, 0.25, 0.15]])
     fig = viz.maxpool_routes(A, dP, size=2, stride=1, arrows=True)
     try:
-        note = fig.get_supxlabel()
+        note = equation_of(fig)
         line = next(t for t in note.split("\n") if t.startswith("\u03b4A[1,1]"))
         assert line.endswith("= 0.70")  # 9 wins four windows: 0.3 - 0.2 + 0.5 + 0.1
         assert "first maximum in row-major order wins" in note  # the two 5s tie in window (2, 1)
@@ -558,6 +561,11 @@ def test_maxpool_routes_bad_input_and_given_axes():
 # --------------------------------------------------------------------------- convolution routes
 
 
+def equation_of(fig) -> str:
+    """The written-out sum under a route figure: its bottom label without the colour key that ends it."""
+    return fig.get_supxlabel().split("\ncolours:")[0]
+
+
 def equation_total(eq: str) -> float:
     """The number after the last '=' of a written-out sum (before any '(... left out)' note)."""
     flat = re.sub(r"\s+", " ", eq)
@@ -568,7 +576,7 @@ def equation_total(eq: str) -> float:
 def test_conv_dW_route_seed000_writes_the_sum_of_seed000():
     fig = viz.conv_dW_route(O, D, (2, 2), (0, 1))
     try:
-        eq = fig.get_supxlabel()
+        eq = equation_of(fig)
         assert eq.startswith(
             "dW[0,1] = 0.84\u00b70.0686 + 0.22\u00b70.0364 + 0.74\u00b70.0467 + 0.09\u00b7(\u22120.0681) = 0.0941"
         )
@@ -631,7 +639,7 @@ def test_conv_dW_route_sum_equals_conv2d_backward(cfg):
         assert a == X[c, xr, xc] and b == dZ[f, u, v]
     fig = viz.conv_dW_route(X, dZ, W.shape, idx, **kw)
     try:
-        shown = equation_total(fig.get_supxlabel())
+        shown = equation_total(equation_of(fig))
         assert abs(shown - dW[idx]) <= 0.5 * 10.0 ** -decimals_of(heatmap_axes(fig)[2]) + 1e-12
         assert_cells_show(heatmap_axes(fig)[2], dW[f, c])
     finally:
@@ -655,7 +663,7 @@ def test_conv_dX_route_sum_equals_conv2d_backward(cfg):
         axes = heatmap_axes(fig)
         ax_dX = next(ax for ax in axes if ax.get_title().startswith("dX"))
         assert_cells_show(ax_dX, dX[idx[0]])
-        shown = equation_total(fig.get_supxlabel())
+        shown = equation_total(equation_of(fig))
         assert abs(shown - dX[idx]) <= 0.5 * 10.0 ** -decimals_of(ax_dX) + 1e-12
     finally:
         plt.close(fig)
@@ -665,7 +673,7 @@ def test_conv_dX_route_seed000_flipped_kernel_pairs():
     W = np.array([[-0.13, 0.15], [-0.51, 0.62]])
     fig = viz.conv_dX_route(W, D, (5, 5), (1, 2))
     try:
-        eq = fig.get_supxlabel()
+        eq = equation_of(fig)
         assert eq.startswith("dX[1,2] = 0.15\u00b70.0364 + (\u22120.51)\u00b70.0686 = \u22120.0295")
         ax_W, ax_G, ax_dX = heatmap_axes(fig)
         assert_cells_show(ax_W, W[::-1, ::-1])  # the kernel rotated by 180 degrees
@@ -819,14 +827,14 @@ def test_inputs_are_never_modified():
     copies = {k: v.copy() for k, v in arrays.items()}
     before = set(plt.get_fignums())
     try:
-        ax = viz.heatmap(arrays["X"], highlight=[(0, 0)])
+        ax = viz.heatmap(arrays["X"], highlight=[(0, 0)], diverging=True)
         viz.update_heatmap(ax, arrays["X"])
-        viz.heatmap_grid(arrays["X"])
+        viz.heatmap_grid(arrays["X"], diverging=True)
         viz.maxpool_routes(arrays["dZ"], arrays["W"])
         viz.conv_dW_route(arrays["X"], arrays["dZ"], (2, 2), (1, 1))
         viz.conv_dX_route(arrays["W"], arrays["dZ"], (5, 5), (2, 2))
         viz.conv_matrix_figure(arrays["W"], (5, 5), padding=1)
-        viz.gradient_flow([("X", arrays["X"], arrays["X"])], [])
+        viz.gradient_flow([("X", arrays["X"], arrays["X"])], [], signed=["X"])
     finally:
         for num_ in set(plt.get_fignums()) - before:
             plt.close(num_)
@@ -912,3 +920,224 @@ def test_seed000_heatmap_decimals_match_the_seed():
         assert all(re.fullmatch(r"\d\.\d\d", s) for s in texts)
     finally:
         plt.close(ax.figure)
+
+
+# --------------------------------------------------------------------------- one colour language, by meaning
+
+
+def test_colour_rule_in_style_is_shared_by_figures_and_explorers():
+    from cnnlib.viz import _style
+
+    assert _style.colour_limits([1.0, -3.0, np.nan, np.inf], signed=True) == (-3.0, 3.0)
+    assert _style.colour_limits([2.0, 0.5, -np.inf], signed=False) == (0.0, 2.0)
+    assert _style.colour_limits(np.zeros(3), signed=True) == (-1.0, 1.0)
+    assert _style.colour_limits(np.zeros(3), signed=False) == (0.0, 1.0)
+    assert _style.colour_limits([5.0], signed=True, vmin=-1, vmax=20) == (-20.0, 20.0)
+    assert _style.colour_limits([5.0], signed=False, vmax=10) == (0.0, 10.0)
+    assert _style.cmap_for(True).name.startswith("RdBu_r")
+    # the sequential map is a grey ramp: no hue shared with either side of the diverging map
+    greys = _style.cmap_for(False)(np.linspace(0, 1, 11))[:, :3]
+    np.testing.assert_allclose(greys, greys[:, :1].repeat(3, axis=1), atol=1e-9)
+    assert np.all(np.diff(greys[:, 0]) < 0)  # light to dark
+    px = _style.rgb(np.array([[-2.0, 0.0, 2.0, np.nan]]), signed=True)
+    assert px.dtype == np.uint8 and px.shape == (1, 4, 3)
+    assert px[0, 0, 2] > px[0, 0, 0] and px[0, 2, 0] > px[0, 2, 2]  # blue negative, red positive
+    assert tuple(px[0, 3]) == tuple(round(255 * c) for c in matplotlib.colors.to_rgb(_style.NAN_COLOR))
+    # a figure draws the colours rgb() paints
+    data = np.array([[0.0, 0.756], [0.3, 1.0]])
+    ax = viz.heatmap(data)
+    try:
+        im = ax.images[0]
+        drawn = (np.asarray(im.cmap(im.norm(data)))[..., :3] * 255).round()
+        np.testing.assert_allclose(drawn, _style.rgb(data, signed=False), atol=1)
+    finally:
+        plt.close(ax.figure)
+
+
+@pytest.mark.parametrize(
+    "call, prefix",
+    [
+        (lambda: viz.heatmap(np.array([[1.0, -0.5]])), "heatmap: data has negative entries (min \u22120.5)"),
+        (lambda: viz.heatmap(np.array([[1.0, -0.5]]), diverging=False, cmap="viridis"), "heatmap: data has"),
+        (lambda: viz.heatmap_grid(-np.ones((2, 2, 2, 2))), "heatmap_grid: arrays has negative entries"),
+        (
+            lambda: viz.gradient_flow([("Z", -np.ones((2, 2)), None)], []),
+            "gradient_flow: stage 'Z' value has negative entries",
+        ),
+        (lambda: viz.conv_dW_route(-O, D, (2, 2), (0, 1), signed_input=False), "conv_dW_route: X has negative"),
+        (lambda: viz.maxpool_routes(-O[:4, :4], D[:2, :2], signed_input=False), "maxpool_routes: A has negative"),
+    ],
+)
+def test_a_negative_entry_in_a_non_negative_quantity_raises(call, prefix):
+    n = len(plt.get_fignums())
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value).startswith(prefix)
+    assert "non-negative quantity is drawn on the sequential scale" in str(info.value)
+    assert len(plt.get_fignums()) == n
+
+
+def test_update_heatmap_keeps_the_meaning_it_was_drawn_with():
+    ax = viz.heatmap(np.array([[1.0, 2.0]]))
+    try:
+        with pytest.raises(ValueError, match=r"^update_heatmap: data has negative entries \(min \u22121\)"):
+            viz.update_heatmap(ax, np.array([[-1.0, 2.0]]))
+        viz.update_heatmap(ax, np.array([[3.0, 6.0]]))
+        assert (ax.images[0].norm.vmin, ax.images[0].norm.vmax) == (0.0, 6.0)  # grey from 0, not from 3
+    finally:
+        plt.close(ax.figure)
+
+
+def test_colours_follow_meaning_not_data_in_the_flows():
+    """The same 0.756 gets one colour: Z1 (signed) is diverging even when all positive, A1 is grey."""
+    values, grads = seed002_pipeline()
+    values = dict(values, Z1=np.abs(values["Z1"]) + 0.1)  # an all-positive pre-activation is still signed
+    values["A1"] = values["Z1"]
+    fig = viz.seed002_flow(values, grads)
+    try:
+        panels = flow_panels(fig)
+        z1 = next(ax for t, ax in panels.items() if t.startswith("Z1"))
+        a1 = next(ax for t, ax in panels.items() if t.startswith("A1"))
+        p1 = next(ax for t, ax in panels.items() if t.startswith("P1"))
+        assert z1.images[0].cmap.name.startswith("RdBu_r") and z1.images[0].norm.vmin == -z1.images[0].norm.vmax
+        for ax in (a1, p1):
+            assert ax.images[0].cmap.name.startswith("cnnlib_sequential") and ax.images[0].norm.vmin == 0
+        for title, ax in panels.items():
+            if title.startswith("\u03b4") and ax.images[0].cmap.name != "cnnlib_neutral":  # not a single number
+                assert ax.images[0].cmap.name.startswith("RdBu_r"), title  # every gradient is signed
+        x = next(ax for t, ax in panels.items() if t.startswith("X"))
+        assert x.images[0].cmap.name.startswith("cnnlib_sequential")  # pixels >= 0
+        key = fig.get_supxlabel().replace("\n", " ")
+        assert "red + / blue \u2212" in key and "grey = magnitude" in key
+    finally:
+        plt.close(fig)
+    # a signed input (standardised) is diverging by default, and by choice
+    values, grads = seed002_pipeline()
+    values["X"] = values["X"] - 0.5
+    for kw in ({}, {"signed_input": True}):
+        fig = viz.seed002_flow(values, grads, **kw)
+        try:
+            x = next(ax for t, ax in flow_panels(fig).items() if t.startswith("X"))
+            assert x.images[0].cmap.name.startswith("RdBu_r")
+        finally:
+            plt.close(fig)
+    with pytest.raises(ValueError, match=r"^seed002_flow: values is missing"):
+        viz.seed002_flow({"X": values["X"]})
+    with pytest.raises(ValueError, match=r"^gradient_flow: signed names stages that are not in the strip"):
+        viz.gradient_flow([("a", np.ones((2, 2)), None)], [], signed=["b"])
+
+
+def test_route_inputs_follow_signed_input_and_kernels_are_signed():
+    fig = viz.conv_dW_route(O, D, (2, 2), (0, 1))
+    try:
+        ax_X, ax_dZ, ax_dW = heatmap_axes(fig)
+        assert ax_X.images[0].cmap.name.startswith("cnnlib_sequential")
+        assert ax_dZ.images[0].cmap.name.startswith("RdBu_r") and ax_dW.images[0].cmap.name.startswith("RdBu_r")
+    finally:
+        plt.close(fig)
+    fig = viz.conv_dW_route(O - 0.5, D, (2, 2), (0, 1))
+    try:
+        assert heatmap_axes(fig)[0].images[0].cmap.name.startswith("RdBu_r")
+        assert "colours: red + / blue \u2212 (signed, white = 0)" in fig.get_supxlabel().replace("\n", " ")
+    finally:
+        plt.close(fig)
+    fig = viz.conv_dX_route(np.ones((2, 2)), D, (5, 5), (1, 2))  # an all-positive kernel is still signed
+    try:
+        assert all(ax.images[0].cmap.name.startswith("RdBu_r") for ax in heatmap_axes(fig))
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("name", list(all_figure_calls()))
+def test_every_figure_names_its_colour_scales(name):
+    fig = all_figure_calls()[name]()
+    try:
+        if name == "conv_matrix_figure":  # colours name kernel entries: the legend is the key
+            assert fig.legends
+        else:
+            assert "colours:" in fig.get_supxlabel()
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------- one number format
+
+
+def test_one_number_format_in_figures_and_explorers():
+    from cnnlib._format import auto_decimals, cell_label, cell_labels, format_number
+
+    cases = {
+        -0.999: MINUS + "0.999",
+        0.0625: "0.0625",
+        1e-5: "1e" + MINUS + "05",
+        12345.0: "12345",
+        -0.0: "0",
+        np.nan: "nan",
+        np.inf: "inf",
+        -np.inf: MINUS + "inf",
+    }
+    for v, label in cases.items():
+        assert cell_label(v) == label, v
+        assert format_number(v, auto_decimals(np.array([v]))) == label, v
+    for v in np.concatenate([np.linspace(-2, 2, 81), [-0.999, 0.0625, -0.0036, 9.996, 99.96]]):
+        s = cell_label(v)
+        assert not s.endswith(".") and not re.match(r"^\u2212?\.", s) and "-" not in s, s
+    # an explorer's labels of an array are a figure's labels of it
+    data = np.array([[-0.999, 0.0625], [0.0, 12.5]])
+    ax = viz.heatmap(data, diverging=True)
+    try:
+        shown = [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"]
+        assert shown == [s for row in cell_labels(data) for s in row]
+        assert shown == [MINUS + "1.0", "0.1", "0", "12.5"]  # one decimal for the whole array
+    finally:
+        plt.close(ax.figure)
+
+
+# --------------------------------------------------------------------------- no text under 9 px
+
+
+def typical_figures():
+    rng = np.random.default_rng(5)
+    values, grads = seed002_pipeline()
+    W3 = rng.standard_normal((3, 3))
+    return {
+        "heatmap 3x3": lambda: viz.heatmap(O[:3, :3]).figure,
+        "heatmap 16x16 with colour bar": lambda: (
+            viz.heatmap(rng.standard_normal((16, 16)), diverging=True, colorbar=True).figure
+        ),
+        "digit 28x28": lambda: viz.heatmap(rng.uniform(0, 1, (28, 28))).figure,
+        "heatmap 40x8": lambda: viz.heatmap(rng.uniform(0, 1, (40, 8))).figure,
+        "grid of 24 kernels": lambda: viz.heatmap_grid(rng.standard_normal((4, 6, 3, 3)), diverging=True),
+        "grid of 64 maps": lambda: viz.heatmap_grid(rng.uniform(0, 1, (8, 8, 5, 5))),
+        "seed002 flow": lambda: viz.seed002_flow(values, grads),
+        "maxpool routes": lambda: viz.maxpool_routes(
+            rng.uniform(0, 1, (8, 8)), rng.standard_normal((4, 4)), arrows=True
+        ),
+        "dW route": lambda: viz.conv_dW_route(rng.uniform(0, 1, (8, 8)), rng.standard_normal((6, 6)), (3, 3), (1, 1)),
+        "dX route": lambda: viz.conv_dX_route(
+            rng.standard_normal((2, 1, 3, 3)), rng.standard_normal((2, 3, 3)), (1, 7, 7), (0, 2, 2), stride=2
+        ),
+        "chapter 02 matrix": lambda: viz.conv_matrix_figure(W3, (5, 5)),
+        "chapter 08 matrix": lambda: viz.conv_matrix_figure(W3, (6, 6), stride=2),
+        "large matrix": lambda: viz.conv_matrix_figure(W3, (9, 9)),
+    }
+
+
+@pytest.mark.parametrize("name", list(typical_figures()))
+def test_no_text_is_smaller_than_9_px_in_a_notebook(name):
+    # a notebook shows a figure as PNG at its dpi: matplotlib's figure.dpi, which the inline backend keeps
+    from matplotlib.text import Text
+
+    fig = typical_figures()[name]()
+    try:
+        fig.canvas.draw()
+        assert fig.dpi == matplotlib.rcParams["figure.dpi"] == 100
+        sizes = {
+            (t.get_text(), t.get_fontsize() * fig.dpi / 72)
+            for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text()
+        }
+        small = sorted((px, s) for s, px in sizes if px < 9)
+        assert not small, small[:5]
+    finally:
+        plt.close(fig)

@@ -766,11 +766,13 @@ def test_format_of_cell_labels():
     assert cell_label(0) == "0"
     assert cell_label(-1.5) == "\u22121.5"
     assert cell_label(0.25) == "0.25"
-    assert cell_label(-0.036) == "\u2212.036"
-    assert cell_label(1e-5) == "≈0"
-    assert cell_label(1234.0) == "1.2k"
+    assert cell_label(-0.036) == "\u22120.036"  # the leading zero is kept
+    assert cell_label(-0.999) == "\u22120.999"  # never a bare trailing point ("−1.")
+    assert cell_label(1e-5) == "1e\u221205"
+    assert cell_label(1234.0) == "1234"
     for v in np.linspace(-20, 20, 81):
-        assert len(cell_label(v)) <= 5
+        s = cell_label(v)
+        assert len(s) <= 5 and not s.endswith(".") and not s.lstrip("\u2212").startswith(".")
 
 
 def test_widgets_are_not_exported_from_the_package():
