@@ -64,7 +64,10 @@ def check_conv_forward(my_conv_forward) -> Verdict:
 
 
 def check_output_size(my_output_size) -> Verdict:
-    """Exercise 2.2. ``my_output_size(H, K, S, pad) -> int``: ``floor((H + 2·pad - K) / S) + 1`` (notebook 02, eq. 2.4)."""
+    """Exercise 2.2. ``my_output_size(H, K, S, pad) -> int``: ``floor((H + 2·pad - K) / S) + 1``.
+
+    Notebook 02, eq. 2.4.
+    """
     grid = [  # (H, K, S, pad)
         (5, 2, 1, 0),  # seed 000: 5×5 input, 2×2 kernel -> 4
         (6, 3, 1, 0),  # seed 002: 6×6 input, 3×3 kernel -> 4
@@ -81,7 +84,9 @@ def check_output_size(my_output_size) -> Verdict:
     for H, K, S, pad in grid:
         expected = conv_output_size(H, K, S, pad)
         hints = {
-            "use floor((H + 2·pad - K) / S) + 1: a window that would run past the padded edge is not used": (H + 2 * pad - K)
+            "use floor((H + 2·pad - K) / S) + 1: a window that would run past the padded edge is not used": (
+                H + 2 * pad - K
+            )
             / S
             + 1,
             "the padding pad is added on both sides, so the padded size is H + 2·pad": (H + pad - K) // S + 1,

@@ -68,7 +68,8 @@ def check_output_size(my_output_size) -> Verdict:
             "round down, not up: a last window that would stick out past the padded edge is dropped": -(-n // S) + 1,
             "use floor division: the count of window positions is a whole number": n / S + 1,
         }
-        cases.append(Case(f"H={H}, K={K}, S={S}, pad={pad}, D={D}", (H, K, S, pad, D), expected, hints=hints, require=is_int))
+        label = f"H={H}, K={K}, S={S}, pad={pad}, D={D}"
+        cases.append(Case(label, (H, K, S, pad, D), expected, hints=hints, require=is_int))
     return run_cases(
         "check_output_size",
         my_output_size,

@@ -254,7 +254,15 @@ def test_unread_rows_reports_missing_rows(capsys):
 
 @pytest.mark.parametrize(
     "H, K, S, pad, D",
-    [(6, 3, 2, 0, 1), (7, 2, 2, 0, 2), (10, 2, 3, 0, 1), (11, 3, 4, 2, 2), (9, 3, 3, 1, 1), (8, 3, 2, 1, 1), (9, 2, 2, 0, 3)],
+    [
+        (6, 3, 2, 0, 1),
+        (7, 2, 2, 0, 2),
+        (10, 2, 3, 0, 1),
+        (11, 3, 4, 2, 2),
+        (9, 3, 3, 1, 1),
+        (8, 3, 2, 1, 1),
+        (9, 2, 2, 0, 3),
+    ],
 )
 def test_unread_rows_reference_matches_zero_gradient_rows(H, K, S, pad, D):
     # the reference is what the chapter claims: exactly the rows of dX that are zero for every W and delta
