@@ -21,14 +21,14 @@ __all__ = ["conv_matrix_figure"]
 
 @styled
 def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annotate=None):
-    """Seed 001's picture: the tied, mostly-zero weight matrix M with ``vec(Z) = M @ vec(X)``.
+    """Seed 001's picture: the tied, mostly-zero weight matrix T with ``vec(Z) = T @ vec(X)``.
 
-    Chapter 02's eq. 2.5 (M's entries are copies of the kernel's) and chapter 03's eq. 3.4
-    (``vec(Z) = M vec(X) + b 1``); chapter 08 draws it with a stride.
+    Chapter 02's eq. 2.5 (T's entries are copies of the kernel's) and chapter 03's eq. 3.4
+    (``vec(Z) = T vec(X) + b 1``); chapter 08 draws it with a stride.
 
-    Left: the kernel, each entry in its own colour; right: M (rows: output positions
+    Left: the kernel, each entry in its own colour; right: T (rows: output positions
     Z[u,v]; columns: input cells X[r,c]), each weight coloured by the kernel entry it
-    copies and blank where M is structurally zero. A legend names the colours.
+    copies and blank where T is structurally zero. A legend names the colours.
     ``annotate`` prints the weights in the cells when they fit at 9 px (``False``: never). Tick
     labels are never smaller than 9 px: where they would not fit every row or column, only
     every k-th is labelled. The colours name kernel entries, not values, so the legend is the
@@ -44,11 +44,11 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         raise ValueError(f"{fn}: W must be one 2-D kernel (KH, KW), got shape {np.shape(W)}")
     hw = int_tuple(fn, "input_shape", input_shape, (2,))
     try:
-        M, tie = conv2d_as_matrix(W2, hw, stride=stride, padding=padding, dilation=dilation)
+        T, tie = conv2d_as_matrix(W2, hw, stride=stride, padding=padding, dilation=dilation)
     except (TypeError, ValueError) as exc:
         raise type(exc)(str(exc).replace("conv2d_as_matrix:", f"{fn}:", 1)) from None
     KH, KW = W2.shape
-    R, Cc = M.shape
+    R, Cc = T.shape
     n_entries = KH * KW
     if n_entries <= len(ROUTE_COLORS):
         palette = [mcolors.to_rgb(ROUTE_COLORS[k]) for k in range(n_entries)]
@@ -64,7 +64,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     fig_h = max(R, KH) * cell + label_h + 0.35 + 0.22 * legend_rows + 0.35
     fig = new_figure((KW + Cc) * cell + fixed_w, fig_h)
     axs = fig.subplots(1, 2, width_ratios=[KW, Cc])
-    for ax, data, ids in ((axs[0], W2, np.arange(n_entries).reshape(KH, KW)), (axs[1], M, tie)):
+    for ax, data, ids in ((axs[0], W2, np.arange(n_entries).reshape(KH, KW)), (axs[1], T, tie)):
         h, w = data.shape
         rgb = np.ones((h, w, 3))
         for k in range(n_entries):
@@ -130,7 +130,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     axs[1].tick_params(which="major", length=2, pad=1.5, colors=INK)
     nz = int((tie >= 0).sum())
     axs[1].set_title(
-        f"M ({R}\u00d7{Cc}): vec(Z) = M \u00b7 vec(X); {nz} of {M.size} entries are weights, "
+        f"T ({R}\u00d7{Cc}): vec(Z) = T \u00b7 vec(X); {nz} of {T.size} entries are weights, "
         f"all copies of {n_entries} kernel entries",
         fontsize=9.5,
     )
