@@ -11,8 +11,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numpy.ma import MaskedArray
 
 __all__ = [
+    "plain_array",
     "as_array",
     "check_ndim",
     "check_same_shape",
@@ -29,19 +31,36 @@ __all__ = [
 ]
 
 
+def plain_array(fn: str, name: str, x) -> np.ndarray:
+    """``x`` as a base-class ``np.ndarray`` (any dtype): ndarray subclasses are converted, masked arrays refused.
+
+    A subclass such as ``np.matrix`` redefines the operators (``*`` is a matrix product there,
+    and every result stays 2-D), so computing on it gives wrong numbers without a word.
+    ``np.asarray`` views the same memory as a plain ndarray (no copy), so a matrix is
+    accepted and treated as the 2-D array of numbers it holds. A masked array is refused
+    instead: converting it would silently drop its mask and compute with whatever the
+    masked entries happen to hold.
+    """
+    if isinstance(x, MaskedArray):
+        raise TypeError(
+            f"{fn}: {name} must not be a masked array (np.ma.MaskedArray): cnnlib would ignore its mask; "
+            f"pass {name}.filled(value) to say what the masked entries hold"
+        )
+    try:
+        return np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
+
+
 def as_array(fn: str, name: str, x, *, finite: bool = False) -> np.ndarray:
     """Return ``x`` as a real floating NumPy array (float32 kept, other types -> float64).
 
-    Raises ``TypeError`` for non-numeric or complex input and, with ``finite=True``,
-    ``ValueError`` for NaN or infinity. The caller's array is never modified.
+    Always a base-class ndarray (see ``plain_array``: ``np.matrix`` and other subclasses are
+    converted, masked arrays refused). Raises ``TypeError`` for non-numeric or complex input
+    and, with ``finite=True``, ``ValueError`` for NaN or infinity. The caller's array is never
+    modified.
     """
-    if isinstance(x, np.ndarray):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
+    arr = plain_array(fn, name, x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{fn}: {name} must be a real numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
