@@ -109,7 +109,7 @@ def route_by_bincount(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp): each dP entry added at its winner's flat index, duplicates summed."""
     R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
-    Hp, Wp = cache.A.shape[2] + 2 * pad[0], cache.A.shape[3] + 2 * pad[1]
+    Hp, Wp = cache.in_shape[2] + 2 * pad[0], cache.in_shape[3] + 2 * pad[1]
     offset_step = (np.arange(R[0])[:, None] * Wp + np.arange(R[1])).ravel()  # (RH*RW,), flat step of i*RW + j
     index = np.take(offset_step, cache.offset)  # (N, C, Ho, Wo), winner's position relative to its window
     index += np.arange(Ho)[:, None] * (S[0] * Wp) + np.arange(Wo) * S[1]  # + window's top-left corner
@@ -122,7 +122,7 @@ def route_by_offset(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp) built by one masked strided write (or add) per window offset (i, j)."""
     R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
-    _, _, H, W = cache.A.shape
+    _, _, H, W = cache.in_shape
     dP = dP.astype(dtype, copy=False)
     dAp = np.zeros((N, C, H + 2 * pad[0], W + 2 * pad[1]), dtype=dtype)  # (N, C, Hp, Wp)
     overlap = S[0] < R[0] or S[1] < R[1]

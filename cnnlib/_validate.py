@@ -52,24 +52,37 @@ def plain_array(fn: str, name: str, x) -> np.ndarray:
         raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
 
 
-def as_array(fn: str, name: str, x, *, finite: bool = False) -> np.ndarray:
+def as_array(fn: str, name: str, x, *, finite: bool = False, private: bool = False) -> np.ndarray:
     """Return ``x`` as a real floating NumPy array (float32 kept, other types -> float64).
 
     Always a base-class ndarray (see ``plain_array``: ``np.matrix`` and other subclasses are
     converted, masked arrays refused). Raises ``TypeError`` for non-numeric or complex input
     and, with ``finite=True``, ``ValueError`` for NaN or infinity. The caller's array is never
     modified.
+
+    ``private=True`` is for what a layer cache keeps for its backward pass: the result is then
+    a read-only array that shares no memory with anything the caller holds, so an in-place
+    edit of ``x`` between the forward and the backward pass cannot change the gradient. It
+    costs one copy (a ``memcpy``, the cheapest full pass over the data; a hash such as
+    ``zlib.crc32`` to detect the edit instead is about ten times slower), skipped when the
+    conversion already made a new array.
     """
     arr = plain_array(fn, name, x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{fn}: {name} must be a real numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{fn}: {name} must be real, got complex dtype {arr.dtype}")
+    # np.asarray builds a new array from a list, tuple or number; astype always does
+    fresh = isinstance(x, list | tuple | numbers.Number)
     if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
+        arr, fresh = arr.astype(np.float64), True
     if finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{fn}: {name} must be finite, got {bad} NaN/inf value(s) (shape {arr.shape})")
+    if private:
+        if not fresh:
+            arr = arr.copy()
+        arr.flags.writeable = False
     return arr
 
 
