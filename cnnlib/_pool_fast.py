@@ -96,11 +96,13 @@ def max_backward(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp): every dP entry added to its window's winner (notebook 04, eq. 4.2).
 
     By ``np.bincount`` unless the windows do not overlap and the dtype is float32, where one
-    write per window offset is faster.
+    write per window offset is faster. That route multiplies dP by a mask, and 0 * inf is
+    NaN, so a dP with an inf or NaN goes by ``np.bincount``, which adds each entry to its
+    winner only: the other cells stay exactly 0, as in PyTorch.
     """
     R, S = cache.size, cache.stride
     overlap = S[0] < R[0] or S[1] < R[1]
-    if overlap or dtype != np.float32:
+    if overlap or dtype != np.float32 or not np.isfinite(dP).all():
         return route_by_bincount(dP, cache, dtype)
     return route_by_offset(dP, cache, dtype)
 

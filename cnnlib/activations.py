@@ -92,7 +92,9 @@ def relu_backward(dA, cache):
     """ReLU backward pass (notebook 04, eq. 4.6; seed 003 §3.4): ``dZ = dA * 1[Z > 0]``.
 
     The mask uses a strict ``Z > 0``: at the kink Z = 0 the gradient is 0 (the choice
-    PyTorch makes too; any value in [0, 1] is a valid subgradient there).
+    PyTorch makes too; any value in [0, 1] is a valid subgradient there). Wherever Z <= 0
+    the gradient is exactly +0.0 (never -0.0, never NaN), even where dA is negative,
+    infinite or NaN: the mask stops whatever arrives, as in PyTorch.
 
     Shapes: dA (same as Z) -> dZ (same as Z).
     """
@@ -102,8 +104,13 @@ def relu_backward(dA, cache):
     dtype = np.result_type(dA.dtype, cache.dtype)
     # A product with the mask, not np.where: np.where branches on every element and runs
     # about ten times slower on a random mask (a CNN's activations are one).
-    dZ = np.multiply(dA, cache.mask, dtype=dtype)
-    dZ += 0.0  # turn -0.0 (a negative dA times a 0 of the mask) into 0.0
+    with np.errstate(invalid="ignore", over="ignore"):  # an inf in dA is fixed below, not warned about
+        dZ = np.multiply(dA, cache.mask, dtype=dtype)
+        dZ += 0.0  # turn -0.0 (a negative dA times a 0 of the mask) into 0.0
+        flat = dZ.reshape(-1)  # dZ is new and contiguous: a view
+        finite = np.isfinite(flat @ flat)  # one BLAS pass; False for a NaN or inf anywhere (or overflow)
+    if not finite:  # 0 * inf is NaN under the mask: masked cells exactly +0.0 whatever dA holds, as in PyTorch
+        np.copyto(dZ, 0.0, where=~cache.mask)
     return dZ
 
 
