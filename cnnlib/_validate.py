@@ -9,6 +9,7 @@ than an IndexError or a NumPy broadcasting message from deep inside the code.
 from __future__ import annotations
 
 import numbers
+import zlib
 
 import numpy as np
 from numpy.ma import MaskedArray
@@ -16,6 +17,9 @@ from numpy.ma import MaskedArray
 __all__ = [
     "plain_array",
     "as_array",
+    "made_anew",
+    "watch",
+    "check_unchanged",
     "check_ndim",
     "check_same_shape",
     "check_upstream",
@@ -72,18 +76,49 @@ def as_array(fn: str, name: str, x, *, finite: bool = False, private: bool = Fal
         raise TypeError(f"{fn}: {name} must be a real numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{fn}: {name} must be real, got complex dtype {arr.dtype}")
-    # np.asarray builds a new array from a list, tuple or number; astype always does
-    fresh = isinstance(x, list | tuple | numbers.Number)
     if arr.dtype not in (np.float32, np.float64):
-        arr, fresh = arr.astype(np.float64), True
+        arr = arr.astype(np.float64)
     if finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{fn}: {name} must be finite, got {bad} NaN/inf value(s) (shape {arr.shape})")
     if private:
-        if not fresh:
+        if not made_anew(x, arr):
             arr = arr.copy()
         arr.flags.writeable = False
     return arr
+
+
+def made_anew(x, arr: np.ndarray) -> bool:
+    """Whether ``arr = as_array(..., x)`` is a new array that nothing the caller holds shares (O(1)).
+
+    True when x was a list, tuple or number (``np.asarray`` builds a new array from those) or
+    an ndarray that ``astype`` converted; False for x itself, a view of it (an ``np.matrix``),
+    or anything else that may lend its memory (an object with ``__array__``).
+    """
+    if isinstance(x, np.ndarray):
+        return not np.may_share_memory(arr, x)
+    return isinstance(x, list | tuple | numbers.Number)
+
+
+def watch(x, arr: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """A read-only view of ``arr = as_array(..., x)`` for a cache, and the CRC-32 of its bytes if the caller holds them.
+
+    For an input too large to copy into the cache (a copy would double the memory a layer
+    needs): ``check_unchanged`` compares the CRC in the backward pass. ``zlib.crc32`` reads
+    about 4 GB/s, one pass over the array each way; ``None`` when ``arr`` is new anyway.
+    """
+    view = arr.view()
+    view.flags.writeable = False  # no edits through the cache; the caller's own array stays writeable
+    return view, None if made_anew(x, arr) else zlib.crc32(np.ascontiguousarray(arr))
+
+
+def check_unchanged(fn: str, name: str, arr: np.ndarray, crc: int | None, what: str) -> None:
+    """Raise ``ValueError`` if ``arr``'s bytes no longer have the CRC ``watch`` recorded in the forward pass."""
+    if crc is not None and zlib.crc32(np.ascontiguousarray(arr)) != crc:
+        raise ValueError(
+            f"{fn}: {name}, {what}, was modified in place after the forward pass; the gradient would be wrong. "
+            f"Run the forward pass again, or pass it {name}.copy() if you need to change {name} in between"
+        )
 
 
 def check_ndim(fn: str, name: str, x: np.ndarray, ndim: int, layout: str) -> None:

@@ -68,7 +68,7 @@ class TanhCache:
 
 def _owned(A: np.ndarray) -> np.ndarray:
     """A read-only copy of a forward output, for a cache (the caller may edit the original)."""
-    A = A.copy()
+    A = np.array(A)  # a copy, and an array even where a ufunc returned a NumPy scalar (0-d input)
     A.flags.writeable = False
     return A
 
@@ -83,7 +83,7 @@ def relu_forward(Z):
     """
     Z = as_array("relu_forward", "Z", Z, finite=True)
     A = np.maximum(Z, Z.dtype.type(0))  # same shape as Z
-    mask = Z > 0  # a new array: the cache does not depend on Z or A staying as they are
+    mask = np.asarray(Z > 0)  # a new array (0-d too): the cache does not depend on Z or A staying as they are
     mask.flags.writeable = False
     return A, ReLUCache(mask, Z.dtype)
 
@@ -110,7 +110,7 @@ def relu_backward(dA, cache):
         flat = dZ.reshape(-1)  # dZ is new and contiguous: a view
         finite = np.isfinite(flat @ flat)  # one BLAS pass; False for a NaN or inf anywhere (or overflow)
     if not finite:  # 0 * inf is NaN under the mask: masked cells exactly +0.0 whatever dA holds, as in PyTorch
-        np.copyto(dZ, 0.0, where=~cache.mask)
+        dZ = np.where(cache.mask, dZ, dtype.type(0))
     return dZ
 
 

@@ -77,6 +77,21 @@ def test_relu_masked_cells_stop_inf_and_nan(dtype):
     )
 
 
+@pytest.mark.parametrize(
+    ("forward", "backward"),
+    [
+        (cnnlib.relu_forward, cnnlib.relu_backward),
+        (cnnlib.sigmoid_forward, cnnlib.sigmoid_backward),
+        (cnnlib.tanh_forward, cnnlib.tanh_backward),
+    ],
+    ids=["relu", "sigmoid", "tanh"],
+)
+def test_zero_dimensional_input(forward, backward):
+    """One number as a 0-d array (chapter 04's relu_of(v)): forward and backward work, shapes stay ()."""
+    A, cache = forward(np.array(0.5))
+    assert np.shape(A) == () and np.shape(backward(np.array(2.0), cache)) == ()
+
+
 def test_sigmoid_and_tanh_slopes_use_the_cached_output():
     Z = np.linspace(-4, 4, 9)
     dA = np.linspace(1, 2, 9)
