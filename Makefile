@@ -15,6 +15,12 @@ IPYW7_PACKAGES ?= "ipywidgets==7.7.1" numpy matplotlib pytest hypothesis
 
 HOST ?= 127.0.0.1
 PORT ?= 8888
+# `make test TORCH=1` also installs PyTorch's CPU build into $(VENV) first, so that the parity
+# tests (tests/core/test_torch_parity.py) and the notebooks' PyTorch comparisons run; without
+# it they are skipped. CI sets it.
+TORCH ?=
+TORCH_PACKAGE ?= torch==2.13.0
+TORCH_STAMP := $(VENV)/.torch-installed
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k pool"`.
 PYTEST_ARGS ?=
 # Parallel pytest workers (pytest-xdist); 0 runs everything in one process. loadscope keeps each
@@ -33,7 +39,7 @@ START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
 
 help:
 	@echo "make lab            open the book in JupyterLab (http://$(HOST):$(PORT)/lab)"
-	@echo "make test           unit tests, then every notebook under nbval"
+	@echo "make test           unit tests, then every notebook under nbval (TORCH=1: with PyTorch, CPU build)"
 	@echo "make lint           ruff over cnnlib, tests, benchmarks, tools and notebooks"
 	@echo "make bench          speed benchmarks (results in benchmarks/README.md)"
 	@echo "make notebooks      re-execute every notebook in place, then refresh README links"
@@ -59,6 +65,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[book,dev]"
 	@touch $@
 
+$(TORCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet "$(TORCH_PACKAGE)"
+	@touch $@
+
 $(STAMP7): pyproject.toml
 	$(call make-venv,$(VENV7))
 	$(PY7) -m pip install --quiet --upgrade pip
@@ -73,11 +83,11 @@ lab: $(STAMP)
 
 test: unit nbval
 
-unit: $(STAMP)
+unit: $(STAMP) $(if $(TORCH),$(TORCH_STAMP))
 	$(TEST_ENV) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # nbval in lax mode: only cells tagged nbval-check-output have their output compared.
-nbval: $(STAMP)
+nbval: $(STAMP) $(if $(TORCH),$(TORCH_STAMP))
 ifneq ($(NOTEBOOKS),)
 	$(TEST_ENV) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(XDIST) $(PYTEST_ARGS) notebooks/
 else

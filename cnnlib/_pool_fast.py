@@ -96,11 +96,13 @@ def max_backward(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp): every dP entry added to its window's winner (notebook 04, eq. 4.2).
 
     By ``np.bincount`` unless the windows do not overlap and the dtype is float32, where one
-    write per window offset is faster.
+    write per window offset is faster. That route multiplies dP by a mask, and 0 * inf is
+    NaN, so a dP with an inf or NaN goes by ``np.bincount``, which adds each entry to its
+    winner only: the other cells stay exactly 0, as in PyTorch.
     """
     R, S = cache.size, cache.stride
     overlap = S[0] < R[0] or S[1] < R[1]
-    if overlap or dtype != np.float32:
+    if overlap or dtype != np.float32 or not np.isfinite(dP).all():
         return route_by_bincount(dP, cache, dtype)
     return route_by_offset(dP, cache, dtype)
 
@@ -109,7 +111,7 @@ def route_by_bincount(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp): each dP entry added at its winner's flat index, duplicates summed."""
     R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
-    Hp, Wp = cache.A.shape[2] + 2 * pad[0], cache.A.shape[3] + 2 * pad[1]
+    Hp, Wp = cache.in_shape[2] + 2 * pad[0], cache.in_shape[3] + 2 * pad[1]
     offset_step = (np.arange(R[0])[:, None] * Wp + np.arange(R[1])).ravel()  # (RH*RW,), flat step of i*RW + j
     index = np.take(offset_step, cache.offset)  # (N, C, Ho, Wo), winner's position relative to its window
     index += np.arange(Ho)[:, None] * (S[0] * Wp) + np.arange(Wo) * S[1]  # + window's top-left corner
@@ -122,7 +124,7 @@ def route_by_offset(dP, cache, dtype) -> np.ndarray:
     """dApad (N, C, Hp, Wp) built by one masked strided write (or add) per window offset (i, j)."""
     R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
-    _, _, H, W = cache.A.shape
+    _, _, H, W = cache.in_shape
     dP = dP.astype(dtype, copy=False)
     dAp = np.zeros((N, C, H + 2 * pad[0], W + 2 * pad[1]), dtype=dtype)  # (N, C, Hp, Wp)
     overlap = S[0] < R[0] or S[1] < R[1]

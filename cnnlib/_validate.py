@@ -9,11 +9,17 @@ than an IndexError or a NumPy broadcasting message from deep inside the code.
 from __future__ import annotations
 
 import numbers
+import zlib
 
 import numpy as np
+from numpy.ma import MaskedArray
 
 __all__ = [
+    "plain_array",
     "as_array",
+    "made_anew",
+    "watch",
+    "check_unchanged",
     "check_ndim",
     "check_same_shape",
     "check_upstream",
@@ -29,19 +35,43 @@ __all__ = [
 ]
 
 
-def as_array(fn: str, name: str, x, *, finite: bool = False) -> np.ndarray:
+def plain_array(fn: str, name: str, x) -> np.ndarray:
+    """``x`` as a base-class ``np.ndarray`` (any dtype): ndarray subclasses are converted, masked arrays refused.
+
+    A subclass such as ``np.matrix`` redefines the operators (``*`` is a matrix product there,
+    and every result stays 2-D), so computing on it gives wrong numbers without a word.
+    ``np.asarray`` views the same memory as a plain ndarray (no copy), so a matrix is
+    accepted and treated as the 2-D array of numbers it holds. A masked array is refused
+    instead: converting it would silently drop its mask and compute with whatever the
+    masked entries happen to hold.
+    """
+    if isinstance(x, MaskedArray):
+        raise TypeError(
+            f"{fn}: {name} must not be a masked array (np.ma.MaskedArray): cnnlib would ignore its mask; "
+            f"pass {name}.filled(value) to say what the masked entries hold"
+        )
+    try:
+        return np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
+
+
+def as_array(fn: str, name: str, x, *, finite: bool = False, private: bool = False) -> np.ndarray:
     """Return ``x`` as a real floating NumPy array (float32 kept, other types -> float64).
 
-    Raises ``TypeError`` for non-numeric or complex input and, with ``finite=True``,
-    ``ValueError`` for NaN or infinity. The caller's array is never modified.
+    Always a base-class ndarray (see ``plain_array``: ``np.matrix`` and other subclasses are
+    converted, masked arrays refused). Raises ``TypeError`` for non-numeric or complex input
+    and, with ``finite=True``, ``ValueError`` for NaN or infinity. The caller's array is never
+    modified.
+
+    ``private=True`` is for what a layer cache keeps for its backward pass: the result is then
+    a read-only array that shares no memory with anything the caller holds, so an in-place
+    edit of ``x`` between the forward and the backward pass cannot change the gradient. It
+    costs one copy (a ``memcpy``, the cheapest full pass over the data; a hash such as
+    ``zlib.crc32`` to detect the edit instead is about ten times slower), skipped when the
+    conversion already made a new array.
     """
-    if isinstance(x, np.ndarray):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{fn}: {name} must be a numeric array, got {type(x).__name__} ({exc})") from None
+    arr = plain_array(fn, name, x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{fn}: {name} must be a real numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -51,7 +81,44 @@ def as_array(fn: str, name: str, x, *, finite: bool = False) -> np.ndarray:
     if finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{fn}: {name} must be finite, got {bad} NaN/inf value(s) (shape {arr.shape})")
+    if private:
+        if not made_anew(x, arr):
+            arr = arr.copy()
+        arr.flags.writeable = False
     return arr
+
+
+def made_anew(x, arr: np.ndarray) -> bool:
+    """Whether ``arr = as_array(..., x)`` is a new array that nothing the caller holds shares (O(1)).
+
+    True when x was a list, tuple or number (``np.asarray`` builds a new array from those) or
+    an ndarray that ``astype`` converted; False for x itself, a view of it (an ``np.matrix``),
+    or anything else that may lend its memory (an object with ``__array__``).
+    """
+    if isinstance(x, np.ndarray):
+        return not np.may_share_memory(arr, x)
+    return isinstance(x, list | tuple | numbers.Number)
+
+
+def watch(x, arr: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """A read-only view of ``arr = as_array(..., x)`` for a cache, and the CRC-32 of its bytes if the caller holds them.
+
+    For an input too large to copy into the cache (a copy would double the memory a layer
+    needs): ``check_unchanged`` compares the CRC in the backward pass. ``zlib.crc32`` reads
+    about 4 GB/s, one pass over the array each way; ``None`` when ``arr`` is new anyway.
+    """
+    view = arr.view()
+    view.flags.writeable = False  # no edits through the cache; the caller's own array stays writeable
+    return view, None if made_anew(x, arr) else zlib.crc32(np.ascontiguousarray(arr))
+
+
+def check_unchanged(fn: str, name: str, arr: np.ndarray, crc: int | None, what: str) -> None:
+    """Raise ``ValueError`` if ``arr``'s bytes no longer have the CRC ``watch`` recorded in the forward pass."""
+    if crc is not None and zlib.crc32(np.ascontiguousarray(arr)) != crc:
+        raise ValueError(
+            f"{fn}: {name}, {what}, was modified in place after the forward pass; the gradient would be wrong. "
+            f"Run the forward pass again, or pass it {name}.copy() if you need to change {name} in between"
+        )
 
 
 def check_ndim(fn: str, name: str, x: np.ndarray, ndim: int, layout: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_ndim, nonnegative_pair, positive_pair
+from ._validate import as_array, check_ndim, nonnegative_pair, plain_array, positive_pair
 from .conv import conv_output_size
 
 __all__ = ["conv2d_as_matrix", "tied_gradient"]
@@ -99,7 +99,7 @@ def tied_gradient(dM, tie, kernel_shape):
     """
     fn = "tied_gradient"
     dM = as_array(fn, "dM", dM)
-    tie_arr = np.asarray(tie)
+    tie_arr = plain_array(fn, "tie", tie)
     if not np.issubdtype(tie_arr.dtype, np.integer):
         raise TypeError(f"{fn}: tie must be an integer array (from conv2d_as_matrix), got dtype {tie_arr.dtype}")
     check_ndim(fn, "dM", dM, 2, "(H_out*W_out, H*W)")

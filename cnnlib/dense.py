@@ -37,14 +37,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FlattenCache:
-    """The shape of the input P, (N, ...), which the backward pass restores."""
+    """The shape of the input P, (N, ...), which the backward pass restores (no reference to any array)."""
 
     in_shape: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class DenseCache:
-    """The forward inputs p (N, Q), U (M, Q), c (M,), kept by reference and never modified."""
+    """The forward inputs p (N, Q), U (M, Q), c (M,), as the cache's own read-only copies.
+
+    The backward pass reads p (for dU) and U (for dp), so the cache keeps copies that the
+    caller cannot reach: editing p, U or c in place after the forward pass (an optimiser
+    step on U, say) does not change the gradient. The copies cost one ``memcpy`` of p and
+    of U (see ``_validate.as_array(private=True)``).
+    """
 
     p: np.ndarray
     U: np.ndarray
@@ -90,9 +96,9 @@ def flatten_backward(dp, cache):
 
 
 def _prepare(fn, p, U, c):
-    p = as_array(fn, "p", p, finite=True)
-    U = as_array(fn, "U", U, finite=True)
-    c = as_array(fn, "c", c, finite=True)
+    p = as_array(fn, "p", p, finite=True, private=True)
+    U = as_array(fn, "U", U, finite=True, private=True)
+    c = as_array(fn, "c", c, finite=True, private=True)
     check_ndim(fn, "p", p, 2, "(N, Q) (use flatten_forward first, or p[None, :] for one sample)")
     check_ndim(fn, "U", U, 2, "(M, Q)")
     check_ndim(fn, "c", c, 1, "(M,)")

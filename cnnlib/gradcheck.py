@@ -9,8 +9,10 @@ the central difference (notebook 00, eq. 0.1)::
 whose error is O(h^2) from truncation plus about ``eps * |L| / h`` from rounding
 (``eps`` = 2.2e-16 in float64). With h = 1e-6 a correct gradient agrees to about
 1e-10 relative to its largest entry (:func:`rel_error`), far below the 1e-7 the
-checks demand, while a wrong one is typically off by 1e-3 to 1. The central
-difference is evaluated as ``sum((f(x + h e_i) - f(x - h e_i)) * dout) / 2h``:
+checks demand, while a wrong one is typically off by 1e-3 to 1. An entry with
+|x_i| > 1 is nudged by ``h * |x_i|`` instead, so that the step stays a millionth of
+the entry (see :func:`numerical_gradient`). The central difference is evaluated as
+``sum((f(x + h e_i) - f(x - h e_i)) * dout) / 2h``:
 subtracting the outputs first lets every output entry that ``x_i`` does not touch
 cancel exactly, so only the entries that moved add rounding noise.
 
@@ -131,8 +133,14 @@ def numerical_gradient(f: Callable, x, dout=None, h: float = 1e-6) -> np.ndarray
         The upstream gradient, same shape as ``f(x)``. ``None`` means ``f``
         returns a scalar (or one-element array) and its plain gradient is wanted.
     h : float
-        The step. The difference is divided by the step actually taken,
-        ``(x_i + h) - (x_i - h)`` as rounded in float64, which is ``2h`` up to rounding.
+        The step for entries with ``|x_i| <= 1``; larger entries are nudged by
+        ``h_i = h * |x_i|``, i.e. ``h_i = h * max(1, |x_i|)``. A fixed absolute step
+        is lost in rounding far from 0: float64 numbers near 1e9 are 1.2e-7 apart,
+        so ``x_i + 1e-6`` moves by a few spacings (a gradient off by percents), and
+        near 1e12 not at all (0/0 = NaN). Scaled, the step is always about a
+        millionth of the entry. The difference is divided by the step actually
+        taken, ``(x_i + h_i) - (x_i - h_i)`` as rounded in float64, which is
+        ``2 h_i`` up to rounding.
 
     Returns
     -------
@@ -166,11 +174,12 @@ def numerical_gradient(f: Callable, x, dout=None, h: float = 1e-6) -> np.ndarray
 
     grad = np.zeros(base.shape, dtype=np.float64)  # x.shape
     for i in range(base.size):
+        h_i = h * max(1.0, abs(base.flat[i]))  # exactly h where |x_i| <= 1
         xp = base.copy()
-        xp.flat[i] += h
+        xp.flat[i] += h_i
         xm = base.copy()
-        xm.flat[i] -= h
-        step = xp.flat[i] - xm.flat[i]  # = 2h up to rounding
+        xm.flat[i] -= h_i
+        step = xp.flat[i] - xm.flat[i]  # = 2 h_i up to rounding
         # subtract the outputs before summing: entries that x_i does not touch cancel
         # exactly, so rounding noise comes only from the entries that moved
         diff = evaluate(xp) - evaluate(xm)  # f(x).shape

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_ndim
+from ._validate import as_array, check_ndim, plain_array
 from .activations import sigmoid
 
 __all__ = [
@@ -72,10 +72,9 @@ def log_softmax(s):
 
 def _class_targets(fn: str, y, N: int, M: int, dtype) -> np.ndarray:
     """Turn integer labels (N,) or probability rows (N, M) into target rows Y (N, M)."""
-    if isinstance(y, np.ndarray) and np.issubdtype(y.dtype, np.integer):
-        y_arr = y
-    else:
-        y_arr = as_array(fn, "y", y)
+    y_arr = plain_array(fn, "y", y)
+    if not np.issubdtype(y_arr.dtype, np.integer):  # integer labels stay integers
+        y_arr = as_array(fn, "y", y_arr)
     if y_arr.ndim == 1:
         if y_arr.shape[0] != N:
             raise ValueError(f"{fn}: y must hold one label per sample, shape ({N},), got {y_arr.shape}")

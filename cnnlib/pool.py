@@ -71,9 +71,13 @@ def pool_output_size(length: int, size: int, stride: int, padding: int = 0) -> i
 class MaxPoolCache:
     """What ``maxpool2d_backward`` needs, plus the route every gradient takes.
 
+    The cache keeps no reference to the caller's arrays (only shapes, the dtype and the
+    winners' offsets, a new array), so editing A or P in place after the forward pass does
+    not change the gradient. It costs nothing: the backward pass never reads A's values.
+
     Fields
     ------
-    A : the forward input (N, C, H, W), kept by reference and never modified.
+    in_shape, dtype : shape (N, C, H, W) and dtype of the forward input A.
     size, stride, padding : the window (RH, RW), stride (SH, SW) and padding (PH, PW).
     out_shape : shape of P, (N, C, H_out, W_out).
     offset : int array (N, C, H_out, W_out); ``offset[n, c, u, v] = i*RW + j`` where (i, j) is
@@ -88,7 +92,8 @@ class MaxPoolCache:
     argmax_rows, argmax_cols : the same winner as (row, col) in A, each (N, C, H_out, W_out).
     """
 
-    A: np.ndarray  # (N, C, H, W)
+    in_shape: tuple[int, int, int, int]  # (N, C, H, W)
+    dtype: np.dtype
     size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
@@ -111,7 +116,7 @@ class MaxPoolCache:
 
     @cached_property
     def argmax(self) -> np.ndarray:
-        return self.argmax_rows * self.A.shape[3] + self.argmax_cols
+        return self.argmax_rows * self.in_shape[3] + self.argmax_cols
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,8 @@ class AvgPoolCache:
 
     Average pooling's gradient does not depend on the input values, so only the shape of
     A is kept (``in_shape``), with ``size``, ``stride``, ``padding`` and ``out_shape`` as
-    in ``MaxPoolCache``.
+    in ``MaxPoolCache``: no reference to the caller's arrays, so an in-place edit of A or P
+    after the forward pass cannot change the gradient.
     """
 
     in_shape: tuple[int, int, int, int]  # (N, C, H, W)
@@ -205,7 +211,7 @@ def maxpool2d_forward_naive(A, *, size=2, stride=None, padding=0):
                                 best, i_star, j_star = value, i, j
                     P[n, c, u, v] = best
                     offset[n, c, u, v] = i_star * R[1] + j_star
-    return P, MaxPoolCache(A, R, S, pad, out_shape, offset)
+    return P, MaxPoolCache(A.shape, A.dtype, R, S, pad, out_shape, offset)
 
 
 def maxpool2d_backward_naive(dP, cache):
@@ -226,8 +232,8 @@ def maxpool2d_backward_naive(dP, cache):
     dP = check_upstream(fn, "dP", dP, cache.out_shape)
     R, S, pad = cache.size, cache.stride, cache.padding
     N, C, Ho, Wo = cache.out_shape
-    _, _, H, W = cache.A.shape
-    dtype = np.result_type(dP.dtype, cache.A.dtype)
+    _, _, H, W = cache.in_shape
+    dtype = np.result_type(dP.dtype, cache.dtype)
     dAp = np.zeros((N, C, H + 2 * pad[0], W + 2 * pad[1]), dtype=dtype)  # (N, C, Hp, Wp)
     for n in range(N):
         for c in range(C):
@@ -261,7 +267,7 @@ def maxpool2d_forward(A, *, size=2, stride=None, padding=0):
     N, C, Ho, Wo = out_shape
     Ap = pad_hw(A, pad, value=-np.inf) if pad != (0, 0) else A  # (N, C, Hp, Wp)
     P, offset = fast.max_forward(Ap, R, S, Ho, Wo, _offset_dtype(R))  # (N, C, Ho, Wo) each, eq. (4.1)
-    return P, MaxPoolCache(A, R, S, pad, out_shape, offset)
+    return P, MaxPoolCache(A.shape, A.dtype, R, S, pad, out_shape, offset)
 
 
 def maxpool2d_backward(dP, cache):
@@ -281,8 +287,8 @@ def maxpool2d_backward(dP, cache):
     fn = "maxpool2d_backward"
     check_cache(fn, cache, MaxPoolCache, "maxpool2d_forward")
     dP = check_upstream(fn, "dP", dP, cache.out_shape)
-    _, _, H, W = cache.A.shape
-    dtype = np.result_type(dP.dtype, cache.A.dtype)
+    _, _, H, W = cache.in_shape
+    dtype = np.result_type(dP.dtype, cache.dtype)
     dAp = fast.max_backward(dP, cache, dtype)  # (N, C, Hp, Wp), eq. (4.2)
     return _crop(dAp, cache.padding, H, W)
 

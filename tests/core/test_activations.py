@@ -51,6 +51,47 @@ def test_relu_gradient_is_zero_at_zero_and_passes_through_where_positive():
     np.testing.assert_array_equal(cnnlib.relu_backward(dA, cache), [0.0, 0.0, 0.0, 40.0, 50.0])
 
 
+def test_relu_gradient_is_plus_zero_wherever_z_is_not_positive():
+    """Chapter 04 prints the gradient at Z = 0 as [0. 0. 0.]: +0.0, never -0.0, even for a negative dA."""
+    Z = np.array([[1.5, -0.5, 0.0, 2.0], [-1.0, 0.0, 3.0, -2.5], [0.5, -1.5, 1.0, 0.0]])  # chapter 04's Z_r
+    dA = np.array([[0.7, -1.2, 0.4, -0.3], [0.9, 1.1, -0.8, 0.6], [-0.5, 0.2, 1.3, -1.4]])  # and its dA_r
+    dZ = cnnlib.relu_backward(dA, cnnlib.relu_forward(Z)[1])
+    assert str(dZ[Z == 0]) == "[0. 0. 0.]"
+    assert not np.signbit(dZ[Z <= 0]).any() and np.all(dZ[Z <= 0] == 0)
+    np.testing.assert_array_equal(dZ[Z > 0], dA[Z > 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_masked_cells_stop_inf_and_nan(dtype):
+    """Where Z <= 0 the gradient is exactly +0.0 whatever arrives (0 * inf would be NaN); PyTorch does the same."""
+    Z = np.array([-1.0, -0.0, 0.0, -2.0, 1.0, 2.0, 3.0, -3.0], dtype=dtype)
+    dA = np.array([np.inf, -np.inf, np.nan, -1.0, np.inf, -np.inf, np.nan, -0.0], dtype=dtype)
+    dZ = cnnlib.relu_backward(dA, cnnlib.relu_forward(Z)[1])
+    assert dZ.dtype == dtype
+    np.testing.assert_array_equal(dZ[:4], 0.0)
+    assert not np.signbit(dZ[Z <= 0]).any()
+    np.testing.assert_array_equal(dZ[4:7], dA[4:7])  # inf, -inf and NaN pass through where Z > 0
+    big = np.full(3, 1e300)  # a finite dA whose squares overflow takes the same careful path
+    np.testing.assert_array_equal(
+        cnnlib.relu_backward(big, cnnlib.relu_forward(np.array([1.0, -1.0, 2.0]))[1]), [1e300, 0.0, 1e300]
+    )
+
+
+@pytest.mark.parametrize(
+    ("forward", "backward"),
+    [
+        (cnnlib.relu_forward, cnnlib.relu_backward),
+        (cnnlib.sigmoid_forward, cnnlib.sigmoid_backward),
+        (cnnlib.tanh_forward, cnnlib.tanh_backward),
+    ],
+    ids=["relu", "sigmoid", "tanh"],
+)
+def test_zero_dimensional_input(forward, backward):
+    """One number as a 0-d array (chapter 04's relu_of(v)): forward and backward work, shapes stay ()."""
+    A, cache = forward(np.array(0.5))
+    assert np.shape(A) == () and np.shape(backward(np.array(2.0), cache)) == ()
+
+
 def test_sigmoid_and_tanh_slopes_use_the_cached_output():
     Z = np.linspace(-4, 4, 9)
     dA = np.linspace(1, 2, 9)

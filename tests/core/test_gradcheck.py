@@ -35,6 +35,33 @@ def test_square_elementwise_with_random_dout():
     np.testing.assert_allclose(num, 2 * x * dout, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("scale", [1e9, 1e10, 1e12])
+def test_step_scales_with_large_entries(scale):
+    """A fixed step of 1e-6 is a few float64 spacings at 1e9 (gradients off by percents) and none at 1e12 (NaN)."""
+    x = scale * np.array([1.0, -3.0, 0.5, 7.0])
+    dout = np.array([0.3, -1.2, 2.0, 0.7])
+    np.testing.assert_allclose(numerical_gradient(lambda v: v**2, x, dout), 2 * x * dout, rtol=1e-8)
+    np.testing.assert_allclose(
+        numerical_gradient(lambda v: v**3 / scale**2, x, dout), 3 * x**2 / scale**2 * dout, rtol=1e-8
+    )
+    mixed = np.array([scale, 0.25, -1.0, -scale])  # small entries keep the plain step h
+    np.testing.assert_allclose(numerical_gradient(lambda v: v**2, mixed, dout), 2 * mixed * dout, rtol=1e-8)
+
+
+def test_step_is_exactly_h_where_entries_are_at_most_1():
+    """Every result for |x| <= 1 is bit for bit the fixed-step central difference (the book's printed numbers)."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-1, 1, 10), [1.0, -1.0, 0.0]])
+    dout = rng.standard_normal(x.shape)
+    expected = np.zeros_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += 1e-6
+        xm[i] -= 1e-6
+        expected[i] = float(np.sum((np.sin(xp) - np.sin(xm)) * dout)) / (xp[i] - xm[i])
+    np.testing.assert_array_equal(numerical_gradient(np.sin, x, dout), expected)
+
+
 def test_matrix_product_both_factors():
     rng = np.random.default_rng(1)
     A = rng.standard_normal((3, 5))

@@ -35,10 +35,15 @@ def public_callables() -> list[str]:
 
 
 class Inputs:
-    """Make and register input arrays; ``check()`` asserts none of them changed."""
+    """Make and register input arrays; ``check()`` asserts none of them changed.
 
-    def __init__(self, readonly: bool):
+    ``wrap`` turns each registered array into what the case is given (a view of the same
+    memory, e.g. an ``np.matrix``); by default the array itself.
+    """
+
+    def __init__(self, readonly: bool, wrap=None):
         self.readonly = readonly
+        self.wrap = wrap or (lambda a: a)
         self.registered: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.rng = np.random.default_rng(1234)
 
@@ -47,7 +52,7 @@ class Inputs:
         if self.readonly:
             a.flags.writeable = False
         self.registered.append((label or f"input {len(self.registered)}", a, a.copy()))
-        return a
+        return self.wrap(a)
 
     def randn(self, *shape, label: str = "", dtype=np.float64) -> np.ndarray:
         return self(self.rng.standard_normal(shape).astype(dtype), label)
@@ -257,7 +262,7 @@ def case_numerical_gradient(inp):
     dout = inp.randn(3, 4, label="dout")
     g = cnnlib.numerical_gradient(lambda v: np.tanh(v), x, dout)
     cnnlib.numerical_gradient(lambda v: float(np.sum(v**2)), x)
-    cnnlib.rel_error(inp(g, "a"), inp(dout * (1 - np.tanh(x) ** 2), "b"))
+    cnnlib.rel_error(inp(g, "a"), inp(np.multiply(dout, 1 - np.square(np.tanh(x))), "b"))  # element-wise for any x
 
 
 @case("check_gradients", "check_layer", "check_loss", "GradCheckReport", "GradCheckResult")

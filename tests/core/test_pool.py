@@ -201,6 +201,24 @@ def test_ties_first_maximum_in_row_major_order_wins(impl):
     np.testing.assert_array_equal(cache.argmax[0, 0], [[0, 3], [12, 11]])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stride", [2, 1], ids=["apart", "overlapping"])
+def test_maxpool_routes_inf_and_nan_to_the_winner_only(stride, dtype):
+    """Non-winners stay exactly 0 whatever dP holds (0 * inf would be NaN), as in PyTorch, on every route
+    (float32 windows apart are written by offset, the rest summed by bincount), as in the loops."""
+    A = np.arange(36, dtype=dtype).reshape(1, 1, 6, 6)[..., ::-1, :].copy()  # distinct values
+    P, cache = cnnlib.maxpool2d_forward(A, size=2, stride=stride)
+    dP = np.full(P.shape, -1.0, dtype=dtype)
+    dP.flat[:3] = np.inf, -np.inf, np.nan
+    dA = cnnlib.maxpool2d_backward(dP, cache)
+    assert dA.dtype == dtype
+    winners = np.zeros(A.size, dtype=bool)
+    winners[cache.argmax.ravel()] = True
+    np.testing.assert_array_equal(dA.ravel()[~winners], 0.0)
+    _, naive_cache = cnnlib.maxpool2d_forward_naive(A, size=2, stride=stride)
+    np.testing.assert_array_equal(dA, cnnlib.maxpool2d_backward_naive(dP, naive_cache))  # NaN where NaN
+
+
 @pytest.mark.parametrize("impl", [MAX_FAST, MAX_NAIVE], ids=["fast", "naive"])
 def test_overlapping_windows_accumulate(impl):
     forward, backward = impl

@@ -1,12 +1,16 @@
 """cnnlib against PyTorch's autograd, in float64 (runs only where PyTorch is installed).
 
 PyTorch is an optional extra of the book, not a dependency: without it this whole
-file is skipped with a reason. With it, each layer's forward output and every gradient
+file is skipped with a reason, unless the environment sets ``CNNLIB_REQUIRE_TORCH=1``
+(CI does, after ``make test TORCH=1`` installed PyTorch): then a missing PyTorch fails
+the run instead of skipping it. With it, each layer's forward output and every gradient
 must match ``torch.autograd`` to about 1e-10 for random inputs and random upstream
 gradients.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -16,7 +20,18 @@ from hypothesis import strategies as st
 
 import cnnlib
 
-torch = pytest.importorskip("torch", reason="PyTorch is optional (not a cnnlib dependency); parity tests need it")
+try:
+    import torch
+except ImportError:
+    torch = None
+if torch is None:
+    if os.environ.get("CNNLIB_REQUIRE_TORCH") == "1":
+        pytest.fail(
+            "CNNLIB_REQUIRE_TORCH=1 but PyTorch is not installed: the parity tests must run "
+            "(install it with `make test TORCH=1`)",
+            pytrace=False,
+        )
+    pytest.skip("PyTorch is optional (not a cnnlib dependency); parity tests need it", allow_module_level=True)
 F = torch.nn.functional
 torch.set_num_threads(1)
 
@@ -70,13 +85,20 @@ def test_conv2d_naive_matches_torch():
 # --------------------------------------------------------------------------- pooling
 
 
+POOLS = {
+    ("max", False): (cnnlib.maxpool2d_forward, cnnlib.maxpool2d_backward),
+    ("max", True): (cnnlib.maxpool2d_forward_naive, cnnlib.maxpool2d_backward_naive),
+    ("avg", False): (cnnlib.avgpool2d_forward, cnnlib.avgpool2d_backward),
+    ("avg", True): (cnnlib.avgpool2d_forward_naive, cnnlib.avgpool2d_backward_naive),
+}
+
+
 @settings(max_examples=60, deadline=None)
 @given(pool_cases(max_size=3), st.sampled_from(["max", "avg"]), st.booleans())
 def test_pooling_matches_torch(c, kind, naive):
     rng = np.random.default_rng(c.seed)
     A = spaced_values(rng, c.x_shape)  # distinct values: no ties, no kinks
-    fwd = getattr(cnnlib, f"{kind}pool2d_forward" + ("_naive" if naive else ""))
-    bwd = getattr(cnnlib, f"{kind}pool2d_backward" + ("_naive" if naive else ""))
+    fwd, bwd = POOLS[kind, naive]
     P, cache = fwd(A, **c.kwargs)
     dP = rng.standard_normal(P.shape)
     dA = bwd(dP, cache)
@@ -106,10 +128,10 @@ def test_maxpool_ties_follow_torch(size, stride, padding, naive):
         ]
     )[None, None]  # (1, 1, 4, 5)
     A = np.concatenate([A, -A], axis=1)  # (1, 2, 4, 5): also all-negative plateaus
-    suffix = "_naive" if naive else ""
-    P, cache = getattr(cnnlib, "maxpool2d_forward" + suffix)(A, size=size, stride=stride, padding=padding)
+    fwd, bwd = POOLS["max", naive]
+    P, cache = fwd(A, size=size, stride=stride, padding=padding)
     dP = np.random.default_rng(1).standard_normal(P.shape)
-    dA = getattr(cnnlib, "maxpool2d_backward" + suffix)(dP, cache)
+    dA = bwd(dP, cache)
     At = t(A)
     Pt = F.max_pool2d(At, size, stride=stride, padding=padding)
     close(P, Pt)
@@ -146,20 +168,44 @@ def test_flatten_matches_torch():
     close(cnnlib.flatten_backward(dp, cache), vjp(pt, (Pt,), dp)[0])
 
 
-@pytest.mark.parametrize(
-    ("name", "torch_fn"),
-    [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh)],
-)
-def test_activations_match_torch(name, torch_fn):
+ACTIVATIONS = [
+    (cnnlib.relu_forward, cnnlib.relu_backward, torch.relu),
+    (cnnlib.sigmoid_forward, cnnlib.sigmoid_backward, torch.sigmoid),
+    (cnnlib.tanh_forward, cnnlib.tanh_backward, torch.tanh),
+]
+
+
+@pytest.mark.parametrize(("forward", "backward", "torch_fn"), ACTIVATIONS, ids=["relu", "sigmoid", "tanh"])
+def test_activations_match_torch(forward, backward, torch_fn):
     rng = np.random.default_rng(3)
     Z = np.concatenate([rng.standard_normal(40) * 3, [0.0, -0.0, 30.0, -30.0, 700.0, -700.0]]).reshape(2, 23)
-    A, cache = getattr(cnnlib, f"{name}_forward")(Z)
+    A, cache = forward(Z)
     dA = rng.standard_normal(A.shape)
-    dZ = getattr(cnnlib, f"{name}_backward")(dA, cache)
+    dZ = backward(dA, cache)
     Zt = t(Z)
     At = torch_fn(Zt)
     close(A, At)
     close(dZ, vjp(At, (Zt,), dA)[0])  # includes PyTorch's ReLU slope 0 at Z = 0
+
+
+def test_inf_upstream_gradient_matches_torch():
+    """An inf or NaN arriving where ReLU's mask or max-pooling's routing is 0 gives 0 there, as in PyTorch."""
+    Z = np.array([[-1.0, 0.0, 2.0, -3.0, 1.0, -0.5]])
+    dA = np.array([[np.inf, -np.inf, np.inf, np.nan, -2.0, -1.0]])
+    Zt = t(Z)
+    expected = vjp(torch.relu(Zt), (Zt,), dA)[0].numpy()
+    ours = cnnlib.relu_backward(dA, cnnlib.relu_forward(Z)[1])
+    np.testing.assert_array_equal(ours, expected)
+    assert not np.signbit(ours[Z <= 0]).any()  # +0.0, the sign PyTorch gives too
+    np.testing.assert_array_equal(np.signbit(expected[Z <= 0]), False)
+    A = np.arange(16.0).reshape(1, 1, 4, 4)
+    dP = np.array([[[[np.inf, -1.0], [np.nan, 2.0]]]])
+    At = t(A)
+    for dtype in (np.float64, np.float32):  # float32 windows apart take the write-by-offset route
+        for fwd, bwd in (POOLS["max", False], POOLS["max", True]):
+            _, cache = fwd(A.astype(dtype), size=2)
+            dA_pool = bwd(dP.astype(dtype), cache)
+            np.testing.assert_array_equal(dA_pool, vjp(F.max_pool2d(At, 2), (At,), dP)[0].numpy())
 
 
 # --------------------------------------------------------------------------- losses
