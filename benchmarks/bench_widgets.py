@@ -69,7 +69,22 @@ PLAN = {
         ("dZ", ["random draw 1", "given δZ", "one entry of filter 0"]),
         ("explain", ["dX", "dW"]),
     ],
+    "digits_explorer": [
+        ("digit", [0, 1, 2, 3]),
+        ("loss of", ["pred", "true", 3]),
+    ],
 }
+
+
+def _arguments(name):
+    """The explorer's arguments: none, except notebook 09's network (16 filters, untrained) and 450 test digits."""
+    if name != "digits_explorer":
+        return ()
+    from cnnlib import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+
+    rng = np.random.default_rng(9)
+    model = Sequential(Conv2D(1, 16, 3, padding=1, seed=9), ReLU(), MaxPool2D(2), Flatten(), Dense(256, 10, seed=10))
+    return model, rng.uniform(0, 1, size=(450, 1, 8, 8)), rng.integers(0, 10, size=450)
 
 
 def measure(moves_per_control: int = 40, warmup: int = 5) -> dict:
@@ -81,13 +96,13 @@ def measure(moves_per_control: int = 40, warmup: int = 5) -> dict:
 
     results = {}
     for name, plan in PLAN.items():
-        ex = getattr(widgets, name)()
+        ex = getattr(widgets, name)(*_arguments(name))
         wall, cpu = [], []
         for control, values in plan:
             w = ex.controls[control]
             for k in range(warmup + moves_per_control):
                 v = values[k % len(values)]
-                if w.value == v:  # no change, no callback: take the next value
+                if getattr(w, "number", w.value) == v:  # no change, no callback: take the next value
                     v = values[(k + 1) % len(values)]
                 t0, c0 = time.perf_counter(), time.process_time()
                 w.value = v

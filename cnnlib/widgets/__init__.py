@@ -8,14 +8,26 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
     ex.static_figure()      # a plain matplotlib Figure of the current state (GitHub, nbviewer)
     ex.state["Z"]           # the arrays behind every picture
 
-The six explorers:
+The seven explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
 * :func:`conv_backward_explorer`  — notebook 03: dW, db and dX from an upstream δ, with routes;
 * :func:`pool_backward_explorer`  — notebook 04: max / average pooling routes δ of P back to A;
 * :func:`pipeline_explorer`       — notebook 06: seed 002's whole network, every value and gradient;
 * :func:`dense_softmax_explorer`  — notebook 01: logits, softmax, cross-entropy and δ = ŷ − y;
-* :func:`channels_explorer`       — notebook 07: several channels and filters, dW[f, c] and dX[c] with routes.
+* :func:`channels_explorer`       — notebook 07: several channels and filters, dW[f, c] and dX[c] with routes;
+* :func:`digits_explorer`         — notebook 09: a trained network, one test digit at a time (ŷ, feature
+  maps, dL/dX): ``digits_explorer(model, X_test, y_test, index=0)`` works on a deep copy of ``model``.
+
+The explorers never change the reader's numbers. Every value is kept exactly as given
+or typed: the grid cells and the pipeline's pixel value are text boxes without bounds
+or step ("3,5" is read as 3.5; text that is not a number is refused with a message and
+the old value kept), and a slider's range grows to hold the value it is given
+(``max(default, ceil(1.5·|v|))``). Selecting a pixel or a kernel never changes a value.
+A value assigned to a control from code that it cannot hold (``None``, a wrong type, an
+index out of range) is refused with a short message in the widget, never an exception.
+``conv_forward_explorer(..., dilation=None)`` hides the dilation slider (dilation 1), for
+notebook 02, before dilation is taught.
 
 Everything is computed by cnnlib's own layer functions; the pictures only show the numbers.
 
@@ -28,7 +40,9 @@ rendered once by matplotlib and reused), and sends the PNG bytes to an
 
 Only APIs shared by ipywidgets 7.7 (Google Colab) and 8.x are used, with inline
 matplotlib; no ipympl. Every control combination either draws or shows a short
-message in the widget — never a traceback.
+message in the widget — never a traceback. The controls sit left of the picture when
+both fit the window (the convolution-backward explorer of notebook 08 at its largest
+fits 1400×1000), above it otherwise; no text in a picture is smaller than 9 px.
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ from .channels import channels_explorer
 from .conv_backward import conv_backward_explorer
 from .conv_forward import conv_forward_explorer
 from .dense_softmax import dense_softmax_explorer
+from .digits import digits_explorer
 from .pipeline import pipeline_explorer
 from .pool_backward import pool_backward_explorer
 
@@ -48,4 +63,5 @@ __all__ = [
     "pipeline_explorer",
     "dense_softmax_explorer",
     "channels_explorer",
+    "digits_explorer",
 ]

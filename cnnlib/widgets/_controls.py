@@ -5,7 +5,10 @@ Only APIs shared by ipywidgets 7.7 (Google Colab) and 8.x are used.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from traitlets import TraitError
 
 try:  # the widgets are optional at import time so that the static parts can be documented anywhere
     import ipywidgets as widgets
@@ -70,26 +73,210 @@ def upstream_table(seed: int, n: int = 12) -> np.ndarray:
     return vals
 
 
+# --------------------------------------------------------------------------- numbers as the reader types them
+
+
+def number_text(v) -> str:
+    """The shortest text that reads back as exactly ``v`` (``0.42`` -> "0.42", ``1.0`` -> "1")."""
+    v = float(v)
+    s = f"{v:.15g}"
+    return s if float(s) == v else repr(v)
+
+
+def parse_number(text):
+    """The finite number a reader typed, a decimal comma accepted ("3,5" -> 3.5); ``None`` when it is not one."""
+    s = str(text).strip().replace("\u2212", "-")
+    if s.count(",") == 1 and "." not in s:
+        s = s.replace(",", ".")
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def reach(limit, *values):
+    """``limit`` grown to max(limit, ceil(1.5·|v|)) for every ``v``: a ±range holding the reader's values, with room."""
+    return max([float(limit)] + [float(math.ceil(1.5 * abs(float(v)))) for v in values])
+
+
+def _is_real(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 # --------------------------------------------------------------------------- controls
 
 
-class GridEditor:
-    """An editable grid of BoundedFloatText boxes, one per entry of the array it shows.
+class Refusal(Exception):
+    """A value a control cannot hold (its explorer shows the message and keeps the old value)."""
 
-    ``table`` holds the values (clipped to [lo, hi], as the boxes show them); the grid
+
+class Guarded:
+    """A control that never raises on ``.value = v``: a value it cannot hold is refused.
+
+    ``refuse`` (set by the explorer) receives the message ("row: 9 is outside 0…4; kept 2"),
+    which the explorer shows; the control keeps its value. Without ``refuse`` the
+    control raises ValueError instead. Values from the browser do not pass here.
+    """
+
+    refuse = None
+    label_text = ""
+    _guarding = False  # the constructor's own values are not checked
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._guarding = True
+
+    def _accept(self, v):  # pragma: no cover - every control overrides it
+        return v
+
+    def _kept(self):
+        return repr(self.value)
+
+    def report(self, message):
+        if self.refuse is None:
+            raise ValueError(message)
+        self.refuse(message)
+
+    def __setattr__(self, name, value):
+        if name == "value" and self._guarding:
+            try:
+                value = self._accept(value)
+            except (Refusal, TraitError) as exc:
+                self.report(f"{self.label_text or self.description or 'control'}: {exc}; kept {self._kept()}")
+                return
+        super().__setattr__(name, value)
+
+
+class _Choice(Guarded):
+    def _accept(self, v):
+        values = [o[1] if isinstance(o, tuple) else o for o in self.options]
+        try:
+            known = v in values
+        except (TypeError, ValueError):
+            known = False
+        if not known:
+            raise Refusal(f"{v!r} is not one of the choices")
+        return v
+
+
+class Dropdown(_Choice, widgets.Dropdown if widgets is not None else object):
+    """A dropdown that refuses a value outside its options (``None`` included)."""
+
+
+class ToggleButtons(_Choice, widgets.ToggleButtons if widgets is not None else object):
+    """Toggle buttons that refuse a value outside their options (``None`` included)."""
+
+
+class IntSlider(Guarded, widgets.IntSlider if widgets is not None else object):
+    """An integer slider that refuses a non-integer or a value outside [min, max] (never clamps it)."""
+
+    def _accept(self, v):
+        if not _is_real(v) or isinstance(v, (float, np.floating)):
+            raise Refusal(f"{v!r} is not an integer")
+        if not self.min <= v <= self.max:
+            raise Refusal(f"{v} is outside {self.min}…{self.max}")
+        return int(v)
+
+
+class FloatSlider(Guarded, widgets.FloatSlider if widgets is not None else object):
+    """A ±range slider whose range grows to hold any finite number it is given (never clipped).
+
+    ``continuous_update`` is off: ipywidgets 8's slider sends a value it did not snap to
+    its step back snapped when it updates continuously, which would change the reader's number.
+    """
+
+    def _accept(self, v):
+        if not _is_real(v) or not math.isfinite(v):
+            raise Refusal(f"{v!r} is not a finite number")
+        limit = reach(self.max, v)
+        if limit > self.max:
+            self.max, self.min = limit, -limit
+        return float(v)
+
+
+class NumberBox(Guarded, widgets.Text if widgets is not None else object):
+    """One number in a text box, kept exactly as typed: "0.42" is 0.42, "3,5" is 3.5, no bounds, no step.
+
+    ``number`` is the value; ``on_number(v)`` is called when the reader (or code) sets a
+    new one; text that is not a number is refused with a message and the old number shown
+    again. Code may assign a number (``box.value = 0.42``) or text.
+    """
+
+    def __init__(self, number, on_number, *, label_text, width, description="", description_width=None):
+        style = {"description_width": description_width} if description_width else {}
+        super().__init__(
+            value=number_text(number),
+            description=description,
+            continuous_update=False,
+            style=style,
+            layout=widgets.Layout(width=f"{width}px"),
+        )
+        self.number = float(number)
+        self.label_text = label_text
+        self._on_number = on_number
+        self._quiet = False
+        self.observe(self._typed, names="value")
+
+    def _accept(self, v):
+        if isinstance(v, str):
+            return v
+        if _is_real(v) and math.isfinite(v):
+            return number_text(v)
+        raise Refusal(f"{v!r} is not a number")
+
+    def _kept(self):
+        return number_text(self.number)
+
+    def show(self, v):
+        """Show ``v`` as the number, without calling ``on_number``."""
+        self.number = float(v)
+        self._quiet = True
+        try:
+            self.value = number_text(v)
+        finally:
+            self._quiet = False
+
+    def _typed(self, change):
+        if self._quiet:
+            return
+        v = parse_number(change["new"])
+        if v is None:
+            old = self.number
+            self.show(old)
+            self.report(f"{self.label_text}: {change['new']!r} is not a number; kept {number_text(old)}")
+            return
+        if change["new"] != number_text(v):
+            self.show(v)  # "3,5" is shown as read: 3.5
+        self.number = v
+        self._on_number(v)
+
+
+def guard(box, refuse):
+    """Send the refusals of every guarded control inside ``box`` (a widget tree) to ``refuse``."""
+    if isinstance(box, Guarded):
+        box.refuse = refuse
+    for child in getattr(box, "children", ()):
+        guard(child, refuse)
+
+
+class GridEditor:
+    """An editable grid of :class:`NumberBox` cells, one per entry of the array it shows.
+
+    ``table`` holds the values exactly as given or typed (nothing is clipped); the grid
     shows its top-left ``shape`` corner, which :meth:`resize` changes when the
     hyper-parameters change the array's shape (an upstream δ): shrinking and growing
     keeps what the reader typed. ``array`` is the shown part, ``cells`` the boxes by
     name (``"X[0,1]"``), ``box`` the widget to lay out. ``on_change`` is called after
-    a box changed, except while :meth:`set_array` fills the grid.
+    a cell changed, except while :meth:`set_array` fills the grid; ``refuse`` receives
+    the message about text that is not a number.
     """
 
-    def __init__(self, table, on_change, *, prefix, shape=None, lo=-9.0, hi=9.0, step=0.5, width=58, gap="2px 0px"):
-        self.lo, self.hi, self.step, self.width, self.prefix = lo, hi, step, width, prefix
-        self.table = np.clip(np.array(table, dtype=np.float64), lo, hi)
+    def __init__(self, table, on_change, refuse, *, prefix, shape=None, width=50, gap="2px 0px"):
+        self.width, self.prefix, self.refuse = width, prefix, refuse
+        self.table = np.array(table, dtype=np.float64)
         self._on_change = on_change
         self._pool: dict = {}
-        self._quiet = False
         self.shape = None
         self.box = widgets.GridBox([], layout=widgets.Layout(grid_gap=gap, flex="0 0 auto"))
         self.resize(self.table.shape if shape is None else shape)
@@ -97,22 +284,19 @@ class GridEditor:
     def _cell(self, r, c):
         t = self._pool.get((r, c))
         if t is None:
-            t = widgets.BoundedFloatText(
-                value=float(self.table[r, c]),
-                min=self.lo,
-                max=self.hi,
-                step=self.step,
-                layout=widgets.Layout(width=f"{self.width}px"),
+            t = NumberBox(
+                self.table[r, c],
+                lambda v, r=r, c=c: self._edited(r, c, v),
+                label_text=f"{self.prefix}[{r},{c}]",
+                width=self.width,
             )
-
-            def changed(change, r=r, c=c):
-                self.table[r, c] = change["new"]
-                if not self._quiet:
-                    self._on_change(change)
-
-            t.observe(changed, names="value")
+            t.refuse = self.refuse
             self._pool[(r, c)] = t
         return t
+
+    def _edited(self, r, c, v):
+        self.table[r, c] = v
+        self._on_change(None)
 
     def resize(self, shape):
         shape = (max(int(shape[0]), 0), max(int(shape[1]), 0))
@@ -127,13 +311,11 @@ class GridEditor:
         self.box.layout.width = f"{cols * (self.width + 6) + 4}px"
 
     def set_array(self, values):
-        """Show ``values`` (the grid's shape) in the boxes without calling ``on_change``."""
-        self._quiet = True
-        try:
-            for (r, c), v in np.ndenumerate(np.asarray(values)):
-                self._cell(r, c).value = float(np.clip(v, self.lo, self.hi))
-        finally:
-            self._quiet = False
+        """Show ``values`` (the grid's shape) in the cells without calling ``on_change``."""
+        values = np.asarray(values, dtype=np.float64)
+        for (r, c), v in np.ndenumerate(values):
+            self.table[r, c] = v
+            self._cell(r, c).show(v)
 
     @property
     def cells(self):
@@ -151,7 +333,7 @@ class PatternPicker:
 
     def __init__(self, on_pick, *, placeholder, description, width, description_width="90px"):
         self._on_pick, self._placeholder = on_pick, placeholder
-        self.dropdown = widgets.Dropdown(
+        self.dropdown = Dropdown(
             options=[placeholder, *PATTERNS],
             value=placeholder,
             description=description,
@@ -172,38 +354,40 @@ def label(text, width=None):
     return widgets.HTML(value=f"<b>{text}</b>", layout=lay)
 
 
-def int_slider(description, value, lo, hi, width="260px"):
-    return widgets.IntSlider(
+def int_slider(description, value, lo, hi, width="250px"):
+    return IntSlider(
         value=value,
         min=lo,
         max=hi,
         step=1,
         description=description,
         continuous_update=True,
-        style={"description_width": "90px"},
+        style={"description_width": "80px"},
         layout=widgets.Layout(width=width),
     )
 
 
-def float_slider(description, value, lo, hi, step=0.1, width="260px"):
-    return widgets.FloatSlider(
-        value=value,
-        min=lo,
-        max=hi,
+def float_slider(description, value, limit, step=0.1, width="250px"):
+    """A slider over ±``limit``, grown to hold ``value`` (:func:`reach`); see :class:`FloatSlider`."""
+    limit = reach(limit, value)
+    return FloatSlider(
+        value=float(value),
+        min=-limit,
+        max=limit,
         step=step,
         description=description,
-        continuous_update=True,
+        continuous_update=False,
         readout_format=".2f",
-        style={"description_width": "90px"},
+        style={"description_width": "80px"},
         layout=widgets.Layout(width=width),
     )
 
 
 def explain_toggle():
     """The "explain dW / dX" switch of the convolution-backward explorers."""
-    return widgets.ToggleButtons(
+    return ToggleButtons(
         options=["dW", "dX"],
         value="dW",
         description="explain",
-        style={"description_width": "90px", "button_width": "60px"},
+        style={"description_width": "80px", "button_width": "60px"},
     )

@@ -21,14 +21,14 @@ def span_message(KH, KW, D, H, W, P):
 
 
 class ConvExplorerBase(Explorer):
-    """The X and W arguments and their grids, S/P/D and their sliders, the padded X."""
+    """The X and W arguments and their grids, stride / padding / dilation and their sliders, the padded X."""
 
     max_pad, max_stride, max_dil = 2, 3, 3
     _X_default: tuple  # a pattern name and its shape
     _W_default: list
 
     def _conv_args(self, X, W, stride, padding, dilation):
-        """Check X (up to 8×8; default from the class), W (up to 5×5) and S, P, D; keep the shapes."""
+        """Check X (up to 8×8; default from the class), W (up to 5×5), stride, padding, dilation; keep the shapes."""
         fn = self._fn
         require_widgets(fn)
         X = pattern(*self._X_default) if X is None else sized_2d(fn, "X", X, max_side=8)
@@ -42,17 +42,21 @@ class ConvExplorerBase(Explorer):
 
     def _conv_grids(self, X, W, width):
         """The edit boxes of X and W."""
-        self._xgrid = GridEditor(X, self._on_change, prefix="X", width=width)
-        self._wgrid = GridEditor(W, self._on_change, prefix="W", width=width)
+        self._xgrid = GridEditor(X, self._on_change, self._refuse, prefix="X", width=width)
+        self._wgrid = GridEditor(W, self._on_change, self._refuse, prefix="W", width=width)
 
-    def _hyper_sliders(self, stride, padding, dilation):
+    def _hyper_sliders(self, stride, padding, dilation, *, show_dilation=True):
+        """The stride, padding and dilation sliders; without ``show_dilation`` there is none (dilation 1)."""
         self._stride = int_slider("stride S", stride, 1, self.max_stride)
-        self._padding = int_slider("padding P", padding, 0, self.max_pad)
-        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil)
-        return self._stride, self._padding, self._dilation
+        self._padding = int_slider("padding", padding, 0, self.max_pad)
+        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil) if show_dilation else None
+        return tuple(w for w in (self._stride, self._padding, self._dilation) if w is not None)
 
     def _hyper_controls(self):
-        return {"stride": self._stride, "padding": self._padding, "dilation": self._dilation}
+        out = {"stride": self._stride, "padding": self._padding}
+        if self._dilation is not None:
+            out["dilation"] = self._dilation
+        return out
 
     def _place_x_w(self, cs, gap, top=52):
         """The X panel (room for the largest padding) and the W panel to its right."""
@@ -62,10 +66,12 @@ class ConvExplorerBase(Explorer):
         return capx
 
     def _read_conv(self):
-        return self._xgrid.array, self._wgrid.array, self._stride.value, self._padding.value, self._dilation.value
+        D = 1 if self._dilation is None else self._dilation.value
+        return self._xgrid.array, self._wgrid.array, self._stride.value, self._padding.value, D
 
     def _padded_x(self, frame, X, P):
-        """X̃ = X zero-padded by P, its padding mask and labels (0-based, blank on the padding); subtitles X."""
+        """X̃ = X zero-padded by ``P`` (the padding), its padding mask and labels (0-based, blank on the padding);
+        subtitles X."""
         H, Wd = X.shape
         self._px.subtitle(frame, f"{H}×{Wd}" + (f", padded to {H + 2 * P}×{Wd + 2 * P}" if P else ""))
         return padded(X, P)

@@ -13,8 +13,8 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .._format import factor, readout_number
 from .._validate import as_2d
-from ..viz._style import INK
-from ._controls import widgets
+from ..viz._style import INK, ROUTE_COLORS
+from ._controls import guard, widgets
 from ._raster import DPI, ERR, GAP, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
 
 # --------------------------------------------------------------------------- arguments
@@ -58,9 +58,46 @@ def paren(v):
     return factor(readout_number(v, 3))
 
 
-def route_markup(route):
-    """A route's equation (``cnnlib.routes.RouteSum``) on one line, for the read-out."""
-    eq = html.escape(" ".join(line.strip() for line in route.equation.splitlines()))
+def _factor_name(route, which, ix):
+    """A factor of a route's product named with its indices, as the panels label it ("W[0,1]", "δZ[1,1]").
+
+    One filter and one channel: the single-channel names; otherwise every index, filter first.
+    """
+    F = route.b.shape[0]
+    if route.a_name == "X":  # dW[f, c, i, j]: X[c] meets δZ[f]
+        f, c = route.index[:2]
+        single = F == 1 and route.a.shape[0] == 1
+        full = (c, *ix) if which == "a" else (f, *ix)
+    else:  # dX[c, x, y]: W[f, c] meets δZ[f]
+        c = route.index[0]
+        single = F == 1 and route.a.shape[1] == 1
+        full = (ix[0], c, *ix[1:]) if which == "a" else ix
+    name = route.a_name if which == "a" else route.b_name
+    shown = full[-2:] if single else full
+    return f"{name}[{','.join(str(int(k)) for k in shown)}]"
+
+
+def pair_colors(route):
+    """(a_index, b_index) -> a colour of ``ROUTE_COLORS`` for every product of ``route`` (cycled after ten)."""
+    return {pair: ROUTE_COLORS[k % len(ROUTE_COLORS)] for k, pair in enumerate(route.products)}
+
+
+def route_markup(route, colors=None):
+    """A route's sum (``cnnlib.routes.RouteSum``) for the read-out, its factors named with their indices:
+    ``dX[1,2] = W[0,0]·δZ[1,2] + W[0,1]·δZ[1,1] = (1)·(0.5) + (−1)·(0.25) = 0.25``.
+
+    ``colors`` (see :func:`pair_colors`) colours each product as its outlines on the picture.
+    """
+    names, values = [], []
+    for a_ix, a, b_ix, b in route.terms:
+        term = html.escape(f"{_factor_name(route, 'a', a_ix)}·{_factor_name(route, 'b', b_ix)}")
+        color = (colors or {}).get((a_ix, b_ix))
+        names.append(f"<span style='color:{color}'>{term}</span>" if color else term)
+        values.append(html.escape(f"{paren(a)}·{paren(b)}"))
+    total = html.escape(readout_number(route.total, 4))
+    eq = f"{route.name} = " + (f"{' + '.join(names)} = {' + '.join(values)} = " if names else "") + f"<b>{total}</b>"
+    if route.omitted:
+        eq += f" &nbsp;<span style='color:#666'>({route.omitted} product(s) with a zero factor left out)</span>"
     return f"<span style='font-family:monospace'>{eq}</span>"
 
 
@@ -187,6 +224,9 @@ class Explorer(_BaseBox):
     """
 
     _fn = "explorer"
+    # pixels: the controls' columns wrap inside this width. Beside the picture when both fit
+    # the window (conv_backward_explorer, narrower), else above it in one row
+    controls_width = 1100
 
     def _setup(self, title, help_text, control_box, width, height, panels, decorate=None):
         """Lay the widget out around a ``width`` x ``height`` picture of ``panels`` (titles drawn once) and draw it."""
@@ -218,11 +258,20 @@ class Explorer(_BaseBox):
         self.frame = Frame()
         self.updates = 0
         self._busy = False
+        # the controls left of the picture (above it when the window is too narrow for both),
+        # their columns wrapping inside a block of at most ``controls_width`` pixels
         control_box.layout.flex_flow = "row wrap"
+        control_box.layout.max_width = f"{self.controls_width}px"
+        control_box.layout.margin = "0 16px 0 0"
         for child in getattr(control_box, "children", ()):
             if isinstance(child, widgets.Box):
                 child.layout.flex = "0 0 auto"
-        super().__init__(children=[header, control_box, self.message, self.image, self.readout])
+        guard(control_box, self._refuse)
+        picture = widgets.VBox([self.image, self.readout], layout=widgets.Layout(flex="0 1 auto"))
+        body = widgets.HBox(
+            [control_box, picture], layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")
+        )
+        super().__init__(children=[header, self.message, body])
         self.add_class("cnnlib-explorer")
         self.add_class("cnnlib-" + self._fn.replace("_", "-"))
         self.update()
@@ -259,10 +308,7 @@ class Explorer(_BaseBox):
             self.image.value = self._live.render(frame)
             style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 640)}px"
             self.readout.value = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
-            if self.error:
-                self.message.value = f"<div style='color:{ERR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
-            else:
-                self.message.value = ""
+            self._show_message()
         except Exception as exc:  # never a traceback in the reader's notebook
             self.last_exception = exc
             self.error = f"{type(exc).__name__}: {exc}"
@@ -295,6 +341,17 @@ class Explorer(_BaseBox):
     def _fail(self, msg):
         self.error = msg
         self.state["error"] = msg
+
+    def _refuse(self, msg):
+        """A control refused a value (its own kept): say so above the picture, which stays as it was."""
+        self._fail(msg)
+        self._show_message()
+
+    def _show_message(self):
+        if self.error:
+            self.message.value = f"<div style='color:{ERR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
+        else:
+            self.message.value = ""
 
     def __repr__(self):
         # the text a static render (GitHub, nbviewer) shows in place of the live widget

@@ -165,25 +165,29 @@ def text_origin(font, s, x, y, ha):
 # --------------------------------------------------------------------------- frames
 
 
-def _colorize(data: np.ndarray, kind: str) -> np.ndarray:
-    """RGB (h, w, 3) uint8 colours of a 2-D array under cnnlib.viz's colour conventions.
+def _colorize(data: np.ndarray, *, signed: bool, vmin=None, vmax=None) -> np.ndarray:
+    """RGB (h, w, 3) uint8 colours of a 2-D array: the one place where the explorers turn numbers into colours.
 
-    ``kind="grad"``: diverging, symmetric about 0. ``kind="value"``: sequential from
-    min(0, data) to max(data), or diverging when an entry is negative.
+    The panel states what its numbers mean: ``signed`` (weights, scores, gradients) takes a
+    diverging map symmetric about 0; not signed (inputs, activations, probabilities) a
+    sequential map from min(0, data) to max(data), or the diverging map should an entry
+    be negative. ``vmin`` / ``vmax`` fix the limits (several maps on one scale). The
+    arguments are those of ``cnnlib.viz._style.rgb``.
     """
     data = np.asarray(data, dtype=np.float64)
     finite = np.isfinite(data)
     vals = data[finite]
-    diverging = kind == "grad" or (vals.size > 0 and float(vals.min()) < 0)
+    diverging = signed or (vals.size > 0 and float(vals.min()) < 0)
     if diverging:
         m = float(np.abs(vals).max()) if vals.size else 0.0
+        m = max(abs(float(vmin)) if vmin is not None else m, abs(float(vmax)) if vmax is not None else m)
         if m == 0:
             m = 1.0
         t = 0.5 + 0.5 * data / m
         cmap = colormap(CMAPS["grad"])
     else:
-        lo = min(0.0, float(vals.min())) if vals.size else 0.0
-        hi = float(vals.max()) if vals.size else 1.0
+        lo = vmin if vmin is not None else (min(0.0, float(vals.min())) if vals.size else 0.0)
+        hi = vmax if vmax is not None else (float(vals.max()) if vals.size else 1.0)
         if hi - lo <= 0:
             hi = lo + 1.0
         t = (data - lo) / (hi - lo)
@@ -237,8 +241,10 @@ class Frame:
         panel,
         name,
         data,
-        kind="value",
         *,
+        signed,
+        vmin=None,
+        vmax=None,
         grey=None,
         dim=None,
         labels=None,
@@ -248,7 +254,8 @@ class Frame:
     ):
         """Add a heat map of ``data`` (2-D) centred in ``panel``.
 
-        ``grey`` marks zero-padding cells, ``dim`` fades cells outside the current
+        ``signed``, ``vmin``, ``vmax``: what the numbers mean and their colour limits
+        (:func:`_colorize`). ``grey`` marks zero-padding cells, ``dim`` fades cells outside the current
         story; ``row_labels`` / ``col_labels`` replace the 0-based indices drawn
         beside the grid. Returns the cell geometry (:class:`Cells`).
         """
@@ -257,7 +264,7 @@ class Frame:
         cs = panel.cs
         x0 = panel.x + ((panel.cols - w) * cs // 2 if panel.center else 0)
         y0 = panel.y
-        rgb = _colorize(data, kind).astype(np.float32)
+        rgb = _colorize(data, signed=signed, vmin=vmin, vmax=vmax).astype(np.float32)
         if grey is not None:
             rgb[grey] = _PAD_RGB
         if dim is not None:

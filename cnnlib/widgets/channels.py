@@ -9,6 +9,7 @@ import numpy as np
 from ..conv import conv2d_backward, conv2d_forward
 from ..routes import dW_route, dX_route
 from ._controls import (
+    Dropdown,
     GridEditor,
     PatternPicker,
     explain_toggle,
@@ -19,7 +20,7 @@ from ._controls import (
     upstream_table,
     widgets,
 )
-from ._explorer import Explorer, route_markup
+from ._explorer import Explorer, pair_colors, route_markup
 from ._raster import GREY, HI, ROUTE, Font, Panel
 
 __all__ = ["channels_explorer"]
@@ -42,8 +43,9 @@ class ChannelsExplorer(Explorer):
     channel, pick a kernel W[f, c] to edit, switch the upstream δZ (the given one, random
     draws, all ones, a single entry), then pick "dW" (filter, channel, row, column) or
     "dX" (channel, row, column): the cells whose products add up to that entry are
-    outlined, the others fade, and the sum is written out under the picture
-    (``cnnlib.viz.conv_dW_terms`` / ``conv_dX_terms``).
+    outlined, the others fade, and the sum is written out under the picture with every
+    factor's indices (``cnnlib.routes``); for dX each pair W[f, c, i, j], δZ[f, u, v] that
+    meets has its own colour. Every value is kept exactly as given or typed.
 
     ``.state`` holds X, W, dZ, Z, dX, dW, db, the explained index and its route.
     """
@@ -105,7 +107,7 @@ class ChannelsExplorer(Explorer):
             for c in range(C)
         ]
         pairs = [(f, c) for f in range(F) for c in range(C)]
-        self._kernel = widgets.Dropdown(
+        self._kernel = Dropdown(
             options=[(f"W[{f}, {c}]: filter {f}, channel {c}", (f, c)) for f, c in pairs],
             value=(0, 0),
             description="edit kernel",
@@ -113,8 +115,8 @@ class ChannelsExplorer(Explorer):
             layout=widgets.Layout(width="300px"),
         )
         self._kernel.observe(self._select_kernel, names="value")
-        self._wgrid = GridEditor(W[0, 0], self._edit_kernel, prefix="W", lo=-3.0, hi=3.0, step=0.25)
-        self._dz = widgets.Dropdown(
+        self._wgrid = GridEditor(W[0, 0], self._edit_kernel, self._refuse, prefix="W")
+        self._dz = Dropdown(
             options=list(self._dZ_options),
             value="given δZ",
             description="upstream δZ",
@@ -144,7 +146,7 @@ class ChannelsExplorer(Explorer):
             ]
         )
 
-        cs, top, gap, kgap_x, kgap_y = 31, 52, 36, 20, 36
+        cs, top, gap, kgap_x, kgap_y = 30, 52, 36, 20, 30
         x = 30
         self._px = []
         for c in range(C):
@@ -163,7 +165,7 @@ class ChannelsExplorer(Explorer):
         for f in range(F):
             self._pdz.append(Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 24), top))
         rows1 = max(H * cs, F * K * cs + (F - 1) * kgap_y, Ho * cs)
-        row2 = top + rows1 + 60
+        row2 = top + rows1 + 56
         self._pdx = [Panel(f"dX[{c}]", H, Wd, cs=cs).place(p.x, row2) for c, p in enumerate(self._px)]
         self._pdw = {
             (f, c): Panel(f"dW[{f},{c}]", K, K, cs=cs).place(p.x, row2 + (p.y - top)) for (f, c), p in self._pw.items()
@@ -238,7 +240,8 @@ class ChannelsExplorer(Explorer):
         xdim = [np.ones((H, Wd), bool) for _ in range(C)]
         wdim = {k: np.ones((K, K), bool) for k in self._pw}
         zdim = [np.ones((Ho, Wo), bool) for _ in range(F)]
-        routes_x, routes_w, routes_z = [], [], []  # (channel, r, q), ((f, c), r, q), (f, u, v)
+        routes_x, routes_w, routes_z = [], [], []  # (channel, r, q), ((f, c), r, q, colour), (f, u, v, colour)
+        colors = None
         # the route's products, with the backward pass's own dW / dX: nothing is computed twice
         if target == "dW":
             self.state["index"] = (f, c, i, j)
@@ -249,30 +252,35 @@ class ChannelsExplorer(Explorer):
                 zdim[f][u, v] = False
                 if dZ[f, u, v] != 0:
                     routes_x.append((c, r, q))
-                    routes_z.append((f, u, v))
+                    routes_z.append((f, u, v, ROUTE))
         else:
             self.state["index"] = (c, i, j)
             rs = dX_route(self._fn, W, dZ, X.shape, (c, i, j), 1, 0, 1, dX=dX)
+            colors = pair_colors(rs)  # each pair that meets in its own colour
             xdim[c][i, j] = False
-            for (g, a, e), (_, u, v) in rs.products:  # W[g, c, a, e] meets δZ[g, u, v]
+            for product in rs.products:  # W[g, c, a, e] meets δZ[g, u, v]
+                (g, a, e), (_, u, v) = product
                 wdim[g, c][a, e] = False
                 zdim[g][u, v] = False
-                routes_w.append(((g, c), a, e))
-                routes_z.append((g, u, v))
+                routes_w.append(((g, c), a, e, colors[product]))
+                routes_z.append((g, u, v, colors[product]))
         self.state["route"] = rs
-        xc = [frame.heat(self._px[k], f"X[{k}]", X[k], dim=xdim[k]) for k in range(C)]
-        wc = {key: frame.heat(p, f"W[{key[0]},{key[1]}]", W[key], dim=wdim[key]) for key, p in self._pw.items()}
-        zc = [frame.heat(self._pdz[g], f"dZ[{g}]", dZ[g], "grad", dim=zdim[g]) for g in range(F)]
-        dxc = [frame.heat(self._pdx[k], f"dX[{k}]", dX[k], "grad") for k in range(C)]
-        dwc = {key: frame.heat(p, f"dW[{key[0]},{key[1]}]", dW[key], "grad") for key, p in self._pdw.items()}
-        frame.heat(self._pdb, "db", db[None, :], "grad", row_labels=[""])
+        xc = [frame.heat(self._px[k], f"X[{k}]", X[k], signed=False, dim=xdim[k]) for k in range(C)]
+        wc = {
+            key: frame.heat(p, f"W[{key[0]},{key[1]}]", W[key], signed=True, dim=wdim[key])
+            for key, p in self._pw.items()
+        }
+        zc = [frame.heat(self._pdz[g], f"dZ[{g}]", dZ[g], signed=True, dim=zdim[g]) for g in range(F)]
+        dxc = [frame.heat(self._pdx[k], f"dX[{k}]", dX[k], signed=True) for k in range(C)]
+        dwc = {key: frame.heat(p, f"dW[{key[0]},{key[1]}]", dW[key], signed=True) for key, p in self._pdw.items()}
+        frame.heat(self._pdb, "db", db[None, :], signed=True, row_labels=[""])
         for k, r, q in routes_x:
             frame.box(*xc[k].rect(r, q), ROUTE, 3)
-        for key, r, q in routes_w:
-            frame.box(*wc[key].rect(r, q), ROUTE, 3)
-        for g, u, v in routes_z:
+        for key, r, q, color in routes_w:
+            frame.box(*wc[key].rect(r, q), color, 3)
+        for g, u, v, color in routes_z:
             if dZ[g, u, v] != 0:
-                frame.box(*zc[g].rect(u, v), ROUTE, 3)
+                frame.box(*zc[g].rect(u, v), color, 3)
         if target == "dW":
             frame.box(*wc[f, c].rect(i, j), HI, 3)
             frame.box(*dwc[f, c].rect(i, j), HI, 3)
@@ -285,7 +293,7 @@ class ChannelsExplorer(Explorer):
             if target == "dW"
             else f"dX[{c}] collects from every filter: Σ over f = 0..{F - 1}"
         )
-        self._readout = f"{route_markup(rs)} &nbsp;·&nbsp; {html.escape(what)}"
+        self._readout = f"{route_markup(rs, colors)} &nbsp;·&nbsp; {html.escape(what)}"
 
 
 channels_explorer = ChannelsExplorer

@@ -8,7 +8,7 @@ from ..conv import conv2d_backward, conv2d_forward, conv_output_size
 from ..routes import dW_route, dX_route
 from ._controls import GridEditor, explain_toggle, int_slider, label, upstream_table, widgets
 from ._conv import ConvExplorerBase, span_message
-from ._explorer import route_markup, sized_2d
+from ._explorer import pair_colors, route_markup, sized_2d
 from ._raster import ERR, GREY, HI, ROUTE, Panel
 
 __all__ = ["conv_backward_explorer"]
@@ -21,13 +21,16 @@ class ConvBackwardExplorer(ConvExplorerBase):
     output shape as stride, padding and dilation change); the picture shows
     ``dW``, ``db = Σ δZ`` and ``dX`` from ``cnnlib.conv2d_backward``. Pick "dW" or
     "dX" and an entry: the cells whose products sum to it are outlined (the others
-    fade), and the sum is written out under the picture (``cnnlib.viz.conv_dW_terms`` /
-    ``conv_dX_terms``).
+    fade), and the sum is written out under the picture with every factor's indices
+    (``cnnlib.routes``). For dX each pair W[i, j], δZ[u, v] that meets (eq. 3.3) has its
+    own colour, on W, δZ and the dilated δZ alike. Every value is kept exactly as given
+    or typed (the cells have no bounds).
 
     ``.state`` holds X, W, dZ, dX, dW, db and the chosen route.
     """
 
     _fn = "conv_backward_explorer"
+    controls_width = 470  # two grids a row: the controls fit beside the picture at the largest padding
     _X_default = ("random integers", 5, 5)
     _W_default = [[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]
 
@@ -48,8 +51,8 @@ class ConvBackwardExplorer(ConvExplorerBase):
             table[:Ho, :Wo] = dZ
 
         on = self._on_change
-        self._conv_grids(X, W, 66)
-        self._dz = GridEditor(table, on, prefix="dZ", shape=(0, 0), step=0.25, width=66, gap="2px 2px")
+        self._conv_grids(X, W, 48)
+        self._dz = GridEditor(table, on, self._refuse, prefix="dZ", shape=(0, 0), width=48, gap="2px 2px")
         hyper = self._hyper_sliders(stride, padding, dilation)
         self._target = explain_toggle()
         self._row = int_slider("row", 0, 0, self.KH - 1)
@@ -74,7 +77,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
             ]
         )
 
-        cs, top, gap = 34, 52, 46
+        cs, top, gap = 30, 52, 40
         self._place_x_w(cs, gap, top)
         self._pdz = Panel("δZ", *cap, cs=cs).place(self._pw.x + max(self._pw.width, 90) + gap, top)
         row2 = top + max(self._px.height, self._pdz.height, self._pw.height) + 58
@@ -139,8 +142,8 @@ class ConvBackwardExplorer(ConvExplorerBase):
         if msg is not None:
             self._place_row2(max(H + 2 * P, KH), P)
             self._dz.resize((0, 0))
-            frame.heat(self._px, "X", Xp, grey=grey, **xlabels)
-            frame.heat(self._pw, "W", W)
+            frame.heat(self._px, "X", Xp, signed=False, grey=grey, **xlabels)
+            frame.heat(self._pw, "W", W, signed=True)
             for p in (self._pdz, self._pdx, self._pdw, self._pdb):
                 p.note(frame, "—", ERR)
             frame.text("—", self._pdd.x + 2 * self._pdd.cs, self._pdd.y + self._pdd.cs, 7.5, ERR)
@@ -163,7 +166,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
         if S > 1:
             inserted = np.ones(dZd.shape, bool)
             inserted[::S, ::S] = False
-            ddc = frame.heat(self._pdd, "dZ_dilated", dZd, "grad", grey=inserted)
+            ddc = frame.heat(self._pdd, "dZ_dilated", dZd, signed=True, grey=inserted)
             zeros = "1 zero" if S == 2 else f"{S - 1} zeros"
             self._pdd.subtitle(frame, f"{Hd}×{Wdd}: {zeros} between entries")
         else:
@@ -177,41 +180,43 @@ class ConvBackwardExplorer(ConvExplorerBase):
             xdim = np.ones(Xp.shape, bool)
             for cell in touched:
                 xdim[cell] = False
-            xc = frame.heat(self._px, "X", Xp, grey=grey, dim=xdim & ~grey, **xlabels)
-            wc = frame.heat(self._pw, "W", W)
-            frame.heat(self._pdz, "dZ", dZ, "grad")
+            xc = frame.heat(self._px, "X", Xp, signed=False, grey=grey, dim=xdim & ~grey, **xlabels)
+            wc = frame.heat(self._pw, "W", W, signed=True)
+            frame.heat(self._pdz, "dZ", dZ, signed=True)
             for cell in touched:
                 frame.box(*xc.rect(*cell), ROUTE, 3)
             frame.box(*wc.rect(i, j), HI, 3)
-            frame.heat(self._pdx, "dX", dX, "grad")
-            dwc = frame.heat(self._pdw, "dW", dW, "grad")
+            frame.heat(self._pdx, "dX", dX, signed=True)
+            dwc = frame.heat(self._pdw, "dW", dW, signed=True)
             frame.box(*dwc.rect(i, j), HI, 3)
         else:
             rs = dX_route(self._fn, W, dZ, (H, Wd), (i, j), S, P, D, dX=dX)
-            pairs = [((a, b), (du, dv)) for (_, a, b), (_, du, dv) in rs.products]  # W[a, b] meets δZ[du, dv]
+            colors = pair_colors(rs)  # eq. 3.3: W[a, b] meets δZ[du, dv], each pair in its own colour
+            pairs = [((a, b), (du, dv)) for (_, a, b), (_, du, dv) in rs.products]
             wdim = np.ones(W.shape, bool)
             zdim = np.ones(dZ.shape, bool)
             for (a, b), (du, dv) in pairs:
                 wdim[a, b] = False
                 zdim[du, dv] = False
-            xc = frame.heat(self._px, "X", Xp, grey=grey, **xlabels)
-            wc = frame.heat(self._pw, "W", W, dim=wdim)
-            dzc = frame.heat(self._pdz, "dZ", dZ, "grad", dim=zdim)
-            for (a, b), (du, dv) in pairs:
-                frame.box(*wc.rect(a, b), ROUTE, 3)
-                frame.box(*dzc.rect(du, dv), ROUTE, 3)
+            xc = frame.heat(self._px, "X", Xp, signed=False, grey=grey, **xlabels)
+            wc = frame.heat(self._pw, "W", W, signed=True, dim=wdim)
+            dzc = frame.heat(self._pdz, "dZ", dZ, signed=True, dim=zdim)
+            for product, ((a, b), (du, dv)) in zip(rs.products, pairs):
+                color = colors[product]
+                frame.box(*wc.rect(a, b), color, 3)
+                frame.box(*dzc.rect(du, dv), color, 3)
                 if ddc is not None:
-                    frame.box(*ddc.rect(du * S, dv * S), ROUTE, 3)
+                    frame.box(*ddc.rect(du * S, dv * S), color, 3)
             frame.box(*xc.rect(i + P, j + P), HI, 3)
-            dxc = frame.heat(self._pdx, "dX", dX, "grad")
-            frame.heat(self._pdw, "dW", dW, "grad")
+            dxc = frame.heat(self._pdx, "dX", dX, signed=True)
+            frame.heat(self._pdw, "dW", dW, signed=True)
             frame.box(*dxc.rect(i, j), HI, 3)
             self._pdx.subtitle(frame, f"entry ({i}, {j}): {len(pairs)} product(s)")
             self.state["pairs"] = pairs
-        frame.heat(self._pdb, "db", np.array([[float(db[0])]]), "grad", index=False)
+        frame.heat(self._pdb, "db", np.array([[float(db[0])]]), signed=True, index=False)
         self._pdz.subtitle(frame, f"{Ho}×{Wo}")
         self.state["route"] = rs
-        self._readout = route_markup(rs)
+        self._readout = route_markup(rs, colors if target == "dX" else None)
 
 
 conv_backward_explorer = ConvBackwardExplorer

@@ -23,12 +23,16 @@ def _products(terms, limit=12):
 
 
 class ConvForwardExplorer(ConvExplorerBase):
-    """Convolution forward, interactively (notebook 02; notebook 08 for S, P, D).
+    """Convolution forward, interactively (notebook 02; notebook 08 for stride, padding and dilation).
 
     Edit the cells of X (H, W up to 8×8) and of the kernel W (up to 5×5), the bias
     b, stride, padding and dilation; the window slider moves the receptive field
     (outlined on the zero-padded X̃) and highlights the output cell it fills:
     ``Z[u, v] = b + Σ_{i,j} W[i, j] · X̃[u·S + i·D, v·S + j·D]``.
+
+    ``dilation=None`` hides the dilation slider and computes with dilation 1 (notebook 02,
+    before dilation is taught in notebook 08). Every value is kept exactly as given or
+    typed: the cells have no bounds and the bias slider's range grows to hold ``b``.
 
     Returns a displayable widget; ``.state`` holds X, W, b, Xpad, Z, the position,
     ``.static_figure()`` the current picture as a matplotlib Figure.
@@ -40,13 +44,14 @@ class ConvForwardExplorer(ConvExplorerBase):
 
     def __init__(self, X=None, W=None, b=0.0, *, stride=1, padding=0, dilation=1):
         fn = self._fn
-        X, W, stride, padding, dilation = self._conv_args(X, W, stride, padding, dilation)
+        show_dilation = dilation is not None
+        X, W, stride, padding, dilation = self._conv_args(X, W, stride, padding, 1 if dilation is None else dilation)
         if not np.isscalar(b) and np.size(b) != 1:
             raise ValueError(f"{fn}: b must be a number (one filter), got shape {np.shape(b)}")
         b = float(np.asarray(b).reshape(-1)[0]) if not np.isscalar(b) else float(b)
 
         on = self._on_change
-        self._conv_grids(X, W, 54)
+        self._conv_grids(X, W, 50)
         self._pattern = PatternPicker(
             self._apply_pattern,
             placeholder="(edit the cells)",
@@ -54,8 +59,8 @@ class ConvForwardExplorer(ConvExplorerBase):
             width="240px",
             description_width="50px",
         )
-        self._b = float_slider("bias b", b, -5.0, 5.0, 0.5, width="240px")
-        hyper = self._hyper_sliders(stride, padding, dilation)
+        self._b = float_slider("bias b", b, 5.0, 0.5, width="240px")
+        hyper = self._hyper_sliders(stride, padding, dilation, show_dilation=show_dilation)
         self._pos = int_slider("window #", 0, 0, 0)
         for w in (self._b, *hyper, self._pos):
             w.observe(on, names="value")
@@ -100,7 +105,12 @@ class ConvForwardExplorer(ConvExplorerBase):
 
         self._setup(
             "Convolution forward",
-            "edit X and W, move the window; Z[u, v] = b + Σ W[i, j]·X̃[uS + iD, vS + jD]",
+            "edit X and W, move the window; "
+            + (
+                "Z[u, v] = b + Σ W[i, j]·X̃[uS + iD, vS + jD]"
+                if show_dilation
+                else "Z[u, v] = b + Σ W[i, j]·X̃[uS + i, vS + j]"
+            ),
             box,
             width,
             height,
@@ -129,13 +139,13 @@ class ConvForwardExplorer(ConvExplorerBase):
         self.state = {"X": X, "W": W, "b": b, "stride": S, "padding": P, "dilation": D, "error": None}
         self._pw.subtitle(frame, f"{KH}×{KW},  b = {readout_number(b, 3)}")
         Xp, grey, xlabels = self._padded_x(frame, X, P)
-        frame.heat(self._pw, "W", W)
+        frame.heat(self._pw, "W", W, signed=True)
         msg = span_message(KH, KW, D, H, Wd, P)
         ok = msg is None
         Ho = conv_output_size(H, KH, S, P, D) if ok else 0
         self._fit_height(self._px.y + max(H + 2 * P, KH + 1, Ho, 4) * self._px.cs + 14)
         if msg is not None:
-            frame.heat(self._px, "X", Xp, "value", grey=grey, **xlabels)
+            frame.heat(self._px, "X", Xp, signed=False, grey=grey, **xlabels)
             self._pos.max = 0
             self._pos.disabled = True
             self._pz.note(frame, "no output", ERR)
@@ -152,8 +162,8 @@ class ConvForwardExplorer(ConvExplorerBase):
         u, v = divmod(k, Wo)
         rows = [u * S + i * D for i in range(KH)]
         cols = [v * S + j * D for j in range(KW)]
-        xcells = frame.heat(self._px, "X", Xp, "value", grey=grey, **xlabels)
-        zcells = frame.heat(self._pz, "Z", Z)
+        xcells = frame.heat(self._px, "X", Xp, signed=False, grey=grey, **xlabels)
+        zcells = frame.heat(self._pz, "Z", Z, signed=True)
         for r in rows:
             for c in cols:
                 frame.box(*xcells.rect(r, c), color=ROUTE, lw=3)
@@ -163,10 +173,11 @@ class ConvForwardExplorer(ConvExplorerBase):
         self._pz.subtitle(frame, f"{Ho}×{Wo},  window ({u}, {v})")
         terms = [(W[i, j], Xp[rows[i], cols[j]]) for i in range(KH) for j in range(KW)]
         self.state.update(Xpad=Xp, Z=Z, position=(u, v), window_rows=rows, window_cols=cols)
+        window = f"{u}·{S} + i·{D}, {v}·{S} + j·{D}" if self._dilation is not None else f"{u}·{S} + i, {v}·{S} + j"
         self._readout = (
-            f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{u}·{S} + i·{D}, {v}·{S} + j·{D}]"
+            f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{window}]"
             f" = {paren(b)} + {_products(terms, 9)} = <b>{readout_number(Z[u, v], 4)}</b>"
-            f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by P = {P})</span>"
+            f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by pad = {P})</span>"
         )
 
 

@@ -8,7 +8,7 @@ from .._format import cell_label, readout_number
 from ..dense import dense_backward, dense_forward
 from ..losses import softmax, softmax_cross_entropy
 from ..viz._style import INK, SEQUENTIAL_CMAP
-from ._controls import GridEditor, float_slider, label, require_widgets, widgets
+from ._controls import GridEditor, ToggleButtons, float_slider, label, reach, require_widgets, widgets
 from ._explorer import Explorer, sized_2d
 from ._raster import CMAPS, GREY, HI, Font, Panel, colormap
 
@@ -78,10 +78,12 @@ class _Bars:
 class DenseSoftmaxExplorer(Explorer):
     """Dense layer + softmax + cross-entropy, interactively (notebook 01; seed 003 §2.4, §3.1).
 
-    Mode "logits": move the scores s directly. Mode "layer": move the input p and the
-    weights U (s = U p + c, ``cnnlib.dense_forward``). Pick the label y. Bars show s,
-    ŷ = softmax(s) and δ = ∂L/∂s = ŷ − y (``cnnlib.softmax_cross_entropy``); in layer
-    mode the heat maps show dU = δ pᵀ and dp = Uᵀ δ (``cnnlib.dense_backward``).
+    Mode "logits": move the scores s directly. Mode "layer": move the input p (Q entries)
+    and the weights U (M×Q, M classes): s = pUᵀ + c with row vectors
+    (``cnnlib.dense_forward``). Pick the label y. Bars show s, ŷ = softmax(s) and
+    δ = ∂L/∂s = ŷ − y (``cnnlib.softmax_cross_entropy``); in layer mode the heat maps show
+    dU = δᵀp and dp = δU (``cnnlib.dense_backward``). The sliders' ranges grow to hold the
+    given logits and p, and U's cells have no bounds: every value is kept exactly.
     ``.state`` holds s, yhat, L, delta (and p, U, dp, dU in layer mode).
     """
 
@@ -96,16 +98,16 @@ class DenseSoftmaxExplorer(Explorer):
             if U is None
             else sized_2d(fn, "U", U, max_side=4)
         )
-        M, K = U.shape
+        M, Q = U.shape
         c = np.zeros(M) if c is None else np.asarray(c, dtype=np.float64).reshape(-1)
         s0 = (
             np.array([2.0, 1.0, 0.1][:M] + [0.0] * max(0, M - 3))
             if logits is None
             else np.asarray(logits, dtype=np.float64).reshape(-1)
         )
-        if p.shape != (K,) or c.shape != (M,) or s0.shape != (M,):
+        if p.shape != (Q,) or c.shape != (M,) or s0.shape != (M,):
             raise ValueError(
-                f"{fn}: need p ({K},), U ({M}, {K}), c ({M},) and logits ({M},); got p {p.shape}, "
+                f"{fn}: need p ({Q},), U ({M}, {Q}), c ({M},) and logits ({M},); got p {p.shape}, "
                 f"U {U.shape}, c {c.shape}, logits {s0.shape}"
             )
         if M < 2:
@@ -116,20 +118,17 @@ class DenseSoftmaxExplorer(Explorer):
             raise ValueError(f"{fn}: mode must be 'logits' or 'layer', got {mode!r}")
         self.M, self.c = M, c.copy()
         on = self._on_change
-        self._mode = widgets.ToggleButtons(
+        self._mode = ToggleButtons(
             options=["logits", "layer"],
             value=mode,
             description="move",
             style={"description_width": "60px", "button_width": "70px"},
         )
-        self._s = [
-            float_slider(f"s[{i}]", float(np.clip(s0[i], -6, 6)), -6.0, 6.0, 0.1, width="250px") for i in range(M)
-        ]
-        self._p = [
-            float_slider(f"p[{k}]", float(np.clip(p[k], -3, 3)), -3.0, 3.0, 0.1, width="250px") for k in range(K)
-        ]
-        self._ugrid = GridEditor(U, on, prefix="U", width=58, step=0.25, lo=-5.0, hi=5.0)
-        self._y = widgets.ToggleButtons(
+        s_limit, p_limit = reach(6.0, *s0), reach(3.0, *p)  # every slider of a kind shares one range
+        self._s = [float_slider(f"s[{i}]", s0[i], s_limit, 0.1, width="250px") for i in range(M)]
+        self._p = [float_slider(f"p[{k}]", p[k], p_limit, 0.1, width="250px") for k in range(Q)]
+        self._ugrid = GridEditor(U, on, self._refuse, prefix="U")
+        self._y = ToggleButtons(
             options=list(range(M)),
             value=int(y),
             description="label y",
@@ -141,24 +140,24 @@ class DenseSoftmaxExplorer(Explorer):
         self._layer_box = widgets.HBox(
             [
                 widgets.VBox([label("input p"), *self._p], layout=widgets.Layout(margin="0 14px 0 0")),
-                widgets.VBox([label("weights U (M×K)"), self._ugrid.box]),
+                widgets.VBox([label("weights U (M×Q)"), self._ugrid.box]),
             ]
         )
         box = widgets.VBox([widgets.HBox([self._mode, self._y]), widgets.HBox([self._logit_box, self._layer_box])])
 
         cs, top = 34, 52
-        self._pp = Panel("p", K, 1, cs=cs).place(30, top)
-        self._pu = Panel("U", M, K, cs=cs).place(self._pp.x + cs + 70, top)
-        bx = self._pu.x + K * cs + 56
-        self._bs = _Bars("s = U p + c", M, -6, 6).place(bx, top)
+        self._pp = Panel("p", Q, 1, cs=cs).place(30, top)
+        self._pu = Panel("U", M, Q, cs=cs).place(self._pp.x + cs + 70, top)
+        bx = self._pu.x + Q * cs + 56
+        self._bs = _Bars("s = pUᵀ + c", M, -s_limit, s_limit).place(bx, top)
         self._by = _Bars("ŷ = softmax(s)", M, 0, 1).place(self._bs.x + self._bs.width + 50, top)
         self._bd = _Bars("δ = ŷ − y", M, -1, 1).place(self._by.x + self._by.width + 50, top)
-        row2 = top + max(150 + 30, M * cs, K * cs) + 62
-        self._pdp = Panel("dp = Uᵀδ", K, 1, cs=cs).place(self._pp.x, row2)
-        self._pdu = Panel("dU = δ pᵀ", M, K, cs=cs).place(self._pu.x, row2)
+        row2 = top + max(150 + 30, M * cs, Q * cs) + 62
+        self._pdp = Panel("dp = δU", Q, 1, cs=cs).place(self._pp.x, row2)
+        self._pdu = Panel("dU = δᵀp", M, Q, cs=cs).place(self._pu.x, row2)
         self._loss_xy = (self._bs.x, row2)
         width = self._bd.x + self._bd.width + 16
-        height = row2 + max(M, K) * cs + 16
+        height = row2 + max(M, Q) * cs + 16
         bars = (self._bs, self._by, self._bd)
 
         def decorate(fig, ax):
@@ -240,13 +239,13 @@ class DenseSoftmaxExplorer(Explorer):
         if mode == "layer":
             dp, dU, dc = dense_backward(ds, cache)
             self.state.update(dp=dp[0], dU=dU, dc=dc)
-            frame.heat(self._pp, "p", p[:, None])
-            frame.heat(self._pu, "U", U)
-            frame.heat(self._pdp, "dp", dp[0][:, None], "grad")
-            frame.heat(self._pdu, "dU", dU, "grad")
+            frame.heat(self._pp, "p", p[:, None], signed=True)
+            frame.heat(self._pu, "U", U, signed=True)
+            frame.heat(self._pdp, "dp", dp[0][:, None], signed=True)
+            frame.heat(self._pdu, "dU", dU, signed=True)
             self._readout = (
-                f"s = U p + c = [{', '.join(readout_number(v) for v in s)}]; dU = δ pᵀ, dc = δ, "
-                f"dp = Uᵀ δ = [{', '.join(readout_number(v) for v in dp[0])}]"
+                f"s = pUᵀ + c = [{', '.join(readout_number(v) for v in s)}]; dU = δᵀp, dc = δ, "
+                f"dp = δU = [{', '.join(readout_number(v) for v in dp[0])}]"
             )
         else:
             for q in (self._pp, self._pu, self._pdp, self._pdu):

@@ -7,7 +7,18 @@ import numpy as np
 from .._format import readout_number
 from ..seeds import seed002_network
 from ..viz._style import INK
-from ._controls import GridEditor, PatternPicker, float_slider, int_slider, label, pattern, require_widgets, widgets
+from ._controls import (
+    GridEditor,
+    NumberBox,
+    PatternPicker,
+    ToggleButtons,
+    float_slider,
+    int_slider,
+    label,
+    pattern,
+    require_widgets,
+    widgets,
+)
 from ._explorer import Explorer, op_arrow, sized_2d
 from ._raster import GREY, HI, ROUTE, Font, Panel
 
@@ -20,7 +31,9 @@ class PipelineExplorer(Explorer):
     ``X (6×6) → conv W1 (3×3) + B1 → Z1 (4×4) → ReLU → A1 → max-pool 2×2 → P1 (2×2)
     → flatten → F (4) → Z2 = F·W2 + B2 → A2 = ŷ = σ(Z2) → L = BCE(ŷ, y)``.
 
-    Choose an X pattern or a pixel and its value, edit W1 and B1, flip the label;
+    Choose an X pattern or a pixel and type its value (kept exactly: selecting a pixel
+    never changes it), edit W1 and B1, flip the label; a pooling window whose maximum is
+    shared is noted on the picture (the first maximum in row-major order wins);
     the top row shows the forward values, the bottom row every gradient (dX, dW1,
     δZ1, δA1, δP1, δF, dW2 and the scalars), all from cnnlib's layer functions.
     ``.state`` uses seed 002's names (X, W1, B1, Z1, A1, P1, F, W2, B2, Z2, A2, L and
@@ -49,17 +62,24 @@ class PipelineExplorer(Explorer):
         self._pattern = PatternPicker(self._apply_pattern, placeholder="(keep)", description="X pattern", width="280px")
         self._prow = int_slider("pixel row", 2, 0, 5)
         self._pcol = int_slider("pixel column", 2, 0, 5)
-        self._pval = float_slider("pixel value", float(X[2, 2]), -1.0, 2.0, 0.1)
+        # a text box, not a slider: selecting a pixel shows its value exactly, and what is typed is kept
+        self._pval = NumberBox(
+            X[2, 2],
+            self._set_pixel,
+            label_text="pixel value",
+            width=250,
+            description="pixel value",
+            description_width="80px",
+        )
         self._prow.observe(self._select_pixel, names="value")
         self._pcol.observe(self._select_pixel, names="value")
-        self._pval.observe(self._set_pixel, names="value")
-        self._wgrid = GridEditor(W1, on, prefix="W1", width=58, step=0.25, lo=-3.0, hi=3.0)
-        self._b1 = float_slider("bias B1", float(B1), -2.0, 2.0, 0.1)
-        self._y = widgets.ToggleButtons(
+        self._wgrid = GridEditor(W1, on, self._refuse, prefix="W1")
+        self._b1 = float_slider("bias B1", float(B1), 2.0, 0.1)
+        self._y = ToggleButtons(
             options=[0, 1],
             value=int(y),
             description="label y",
-            style={"description_width": "90px", "button_width": "48px"},
+            style={"description_width": "80px", "button_width": "48px"},
         )
         self._b1.observe(on, names="value")
         self._y.observe(on, names="value")
@@ -179,12 +199,8 @@ class PipelineExplorer(Explorer):
         }
 
     def _show_pixel(self):
-        """The pixel-value slider shows the chosen pixel (without moving anything else)."""
-        self._busy = True
-        try:
-            self._pval.value = float(np.clip(self._X[self._prow.value, self._pcol.value], -1, 2))
-        finally:
-            self._busy = False
+        """The pixel-value box shows the chosen pixel's value exactly (and changes nothing)."""
+        self._pval.show(self._X[self._prow.value, self._pcol.value])
 
     def _apply_pattern(self, name):
         self._X = pattern(name, 6, 6)
@@ -192,16 +208,28 @@ class PipelineExplorer(Explorer):
         self.update()
 
     def _select_pixel(self, change):
-        if self._busy:
-            return
         self._show_pixel()
         self.update()
 
-    def _set_pixel(self, change):
-        if self._busy:
-            return
-        self._X[self._prow.value, self._pcol.value] = float(change["new"])
+    def _set_pixel(self, v):
+        self._X[self._prow.value, self._pcol.value] = v
         self.update()
+
+    @staticmethod
+    def _ties(A1, winners):
+        """(u, v, other maxima) for every 2×2 pooling window whose maximum is not unique (row-major winners)."""
+        out = []
+        for k, (wr, wc) in enumerate(winners):
+            u, v = divmod(k, A1.shape[1] // 2)
+            cells = [
+                (r, c)
+                for r in range(2 * u, 2 * u + 2)
+                for c in range(2 * v, 2 * v + 2)
+                if A1[r, c] == A1[wr, wc] and (r, c) != (wr, wc)
+            ]
+            if cells:
+                out.append((u, v, cells))
+        return out
 
     def _compute(self, frame):
         X = self._X.copy()
@@ -211,27 +239,41 @@ class PipelineExplorer(Explorer):
         self.state.update(yhat=self.state["A2"], error=None)
         st, P = self.state, self._P
         r, c = self._prow.value, self._pcol.value
-        xc = frame.heat(P["X"], "X", X)
+        xc = frame.heat(P["X"], "X", X, signed=False)
         frame.box(*xc.rect(r, c), HI, 3)
-        frame.heat(P["W1"], "W1", W1)
+        frame.heat(P["W1"], "W1", W1, signed=True)
         relu_off = st["Z1"] <= 0
-        frame.heat(P["Z1"], "Z1", st["Z1"])
-        ac = frame.heat(P["A1"], "A1", st["A1"])
+        frame.heat(P["Z1"], "Z1", st["Z1"], signed=True)
+        ac = frame.heat(P["A1"], "A1", st["A1"], signed=False)
         for wr, wc in st["winners"]:
             frame.box(*ac.rect(wr, wc), ROUTE, 2)
-        frame.heat(P["P1"], "P1", st["P1"])
-        frame.heat(P["F"], "F", st["F"][:, None])
-        frame.heat(P["W2"], "W2", st["W2"][:, None])
-        dxc = frame.heat(P["dX"], "dX", st["dX"], "grad")
+        # a window whose maximum is shared: its other maxima get a thin outline, and a note says who wins
+        ties = self._ties(st["A1"], st["winners"])
+        st["ties"] = ties
+        for k, (u, v, cells) in enumerate(ties):
+            for cell in cells:
+                frame.box(*ac.rect(*cell), ROUTE, 1)
+            frame.text(
+                f"tie in window ({u}, {v}): first maximum wins",
+                P["A1"].x,
+                P["A1"].y + P["A1"].height + 12 + 13 * k,
+                7,
+                ROUTE,
+                ha="left",
+            )
+        frame.heat(P["P1"], "P1", st["P1"], signed=False)
+        frame.heat(P["F"], "F", st["F"][:, None], signed=False)
+        frame.heat(P["W2"], "W2", st["W2"][:, None], signed=True)
+        dxc = frame.heat(P["dX"], "dX", st["dX"], signed=True)
         frame.box(*dxc.rect(r, c), HI, 3)
-        frame.heat(P["dW1"], "dW1", st["dW1"], "grad")
-        frame.heat(P["dZ1"], "dZ1", st["dZ1"], "grad", dim=relu_off)
-        dac = frame.heat(P["dA1"], "dA1", st["dA1"], "grad")
+        frame.heat(P["dW1"], "dW1", st["dW1"], signed=True)
+        frame.heat(P["dZ1"], "dZ1", st["dZ1"], signed=True, dim=relu_off)
+        dac = frame.heat(P["dA1"], "dA1", st["dA1"], signed=True)
         for wr, wc in st["winners"]:
             frame.box(*dac.rect(wr, wc), ROUTE, 2)
-        frame.heat(P["dP1"], "dP1", st["dP1"], "grad")
-        frame.heat(P["dF"], "dF", st["dF"][:, None], "grad")
-        frame.heat(P["dW2"], "dW2", st["dW2"][:, None], "grad")
+        frame.heat(P["dP1"], "dP1", st["dP1"], signed=True)
+        frame.heat(P["dF"], "dF", st["dF"][:, None], signed=True)
+        frame.heat(P["dW2"], "dW2", st["dW2"][:, None], signed=True)
         P["W1"].subtitle(frame, f"B1 = {readout_number(B1, 3)}")
         P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'], 3)}")
         P["dZ1"].subtitle(frame, "0 where Z1 ≤ 0")

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._format import cell_label, readout_number
 from ..pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward, pool_output_size
-from ._controls import GridEditor, int_slider, label, require_widgets, upstream_table, widgets
+from ._controls import GridEditor, ToggleButtons, int_slider, label, require_widgets, upstream_table, widgets
 from ._explorer import Explorer, check_int, padded, paren, sized_2d
 from ._raster import ERR, HI, ROUTE, Font, Panel
 
@@ -29,11 +29,12 @@ def _pool_message(K, S, P, H, W):
 class PoolBackwardExplorer(Explorer):
     """Pooling backward, interactively (notebook 04; seed 003 §3.3).
 
-    Edit A (up to 8×8) and the upstream gradient δP; switch max / average pooling;
-    change the window size K, stride S (S < K: overlapping windows) and padding.
+    Edit A (up to 8×8) and the upstream gradient δP (kept exactly as given or typed);
+    switch max / average pooling; change the window size R, stride S (S < R: overlapping
+    windows) and padding.
     The picture shows P, δP and the routed gradient δA from cnnlib's
     ``maxpool2d_backward`` / ``avgpool2d_backward``. Follow one window: its winner
-    (max: the first maximum in row-major order) or its K² cells (average) are outlined,
+    (max: the first maximum in row-major order) or its R² cells (average) are outlined,
     with an arrow from its δP.
 
     ``.state`` holds A, P, dP, dA and the winners (max pooling).
@@ -66,17 +67,17 @@ class PoolBackwardExplorer(Explorer):
                 )
             table[:Ho, :Wo] = dP
         on = self._on_change
-        self._agrid = GridEditor(A, on, prefix="A", width=54)
-        self._dp = GridEditor(table, on, prefix="dP", shape=(0, 0), step=0.25, width=54, gap="2px 2px")
-        self._mode = widgets.ToggleButtons(
+        self._agrid = GridEditor(A, on, self._refuse, prefix="A")
+        self._dp = GridEditor(table, on, self._refuse, prefix="dP", shape=(0, 0), gap="2px 2px")
+        self._mode = ToggleButtons(
             options=["max", "average"],
             value=mode,
             description="mode",
-            style={"description_width": "90px", "button_width": "80px"},
+            style={"description_width": "80px", "button_width": "80px"},
         )
-        self._size = int_slider("window K", size, 1, self.max_size)
+        self._size = int_slider("window R", size, 1, self.max_size)
         self._stride = int_slider("stride S", stride, 1, self.max_stride)
-        self._padding = int_slider("padding P", padding, 0, self.max_pad)
+        self._padding = int_slider("padding", padding, 0, self.max_pad)
         self._win = int_slider("window #", 0, 0, 0)
         for w in (self._mode, self._size, self._stride, self._padding, self._win):
             w.observe(on, names="value")
@@ -113,7 +114,7 @@ class PoolBackwardExplorer(Explorer):
         self._placed_x = self._pp.x
         self._setup(
             "Pooling backward",
-            "edit A and δP; switch max / average; overlapping windows (S < K) add their gradients",
+            "edit A and δP; switch max / average; overlapping windows (S < R) add their gradients",
             box,
             width,
             height,
@@ -169,7 +170,7 @@ class PoolBackwardExplorer(Explorer):
             self._dp.resize((0, 0))
             self._win.max = 0
             self._win.disabled = True
-            frame.heat(self._pa, "A", Ap, grey=grey, labels=labels, **alabels)
+            frame.heat(self._pa, "A", Ap, signed=False, grey=grey, labels=labels, **alabels)
             for p in (self._pp, self._pdp, self._pda):
                 p.note(frame, "—", ERR)
             self._readout = ""
@@ -198,10 +199,10 @@ class PoolBackwardExplorer(Explorer):
         u, v = divmod(k, Wo)
         r0, c0 = u * S, v * S  # window corner in padded coordinates
         self.state.update(P=Pm, dP=dP, dA=dA, window=(u, v), winners=winners)
-        ac = frame.heat(self._pa, "A", Ap, grey=grey, labels=labels, **alabels)
-        pc = frame.heat(self._pp, "P", Pm)
-        dpc = frame.heat(self._pdp, "dP", dP, "grad")
-        dac = frame.heat(self._pda, "dA", dA, "grad")
+        ac = frame.heat(self._pa, "A", Ap, signed=False, grey=grey, labels=labels, **alabels)
+        pc = frame.heat(self._pp, "P", Pm, signed=False)
+        dpc = frame.heat(self._pdp, "dP", dP, signed=True)
+        dac = frame.heat(self._pda, "dA", dA, signed=True)
         frame.box(*ac.rect(r0, c0, K, K), HI, 2)
         frame.box(*pc.rect(u, v), HI, 3)
         frame.box(*dpc.rect(u, v), ROUTE, 3)

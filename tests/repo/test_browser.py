@@ -4,7 +4,9 @@ Starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, a temporary ro
 holding a copy of ``tests/repo/data/explorers.ipynb``), opens the notebook in
 ``/usr/bin/chromium`` through the Python ``playwright`` package (never
 ``playwright install``), runs all cells from the Run menu, waits for the explorers'
-pictures, focuses a slider and presses ArrowRight, and checks that the picture changed
+pictures, focuses a slider and presses ArrowRight, and checks that the picture changed,
+that a decimal comma typed into a cell is read as a decimal point, that notebook 08's
+explorer at its largest fits a 1400×1000 window with its controls beside the picture,
 and that no error output or traceback appeared. Screenshots go to
 ``artifacts/browser/`` (git-ignored). The server and every kernel it started are shut
 down afterwards, whatever happens.
@@ -192,7 +194,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             conv = page.locator(".cnnlib-conv-forward-explorer").first
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.cnnlib-explorer img.widget-image')]"
-                ".filter(img => img.complete && img.naturalWidth > 300).length >= 6"
+                ".filter(img => img.complete && img.naturalWidth > 300).length >= 7"
             )
             # the static figure of the last cell (an ordinary image output)
             page.wait_for_selector(".jp-OutputArea-output[data-mime-type='image/png'] img", state="attached")
@@ -217,7 +219,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels"]
+            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits"]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
@@ -238,6 +240,37 @@ def test_explorers_run_and_answer_the_keyboard(lab):
                 arg=ch_before,
                 timeout=15_000,
             )
+
+            # a decimal comma typed into a cell of X is read as a decimal point: a new picture, no message
+            cell = conv.locator("input[type='text']").first
+            before = image.get_attribute("src")
+            cell.fill("3,5")
+            cell.press("Enter")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-conv-forward-explorer img.widget-image').src !== before",
+                arg=before,
+                timeout=15_000,
+            )
+            page.wait_for_timeout(300)
+            assert cell.input_value() == "3.5", cell.input_value()
+            assert "⚠" not in conv.inner_text()
+
+            # notebook 08's explorer at its largest fits a 1400×1000 window (side panel closed):
+            # its controls beside the picture, the whole explorer in view without scrolling
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            open_panel = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+            if open_panel.count():  # clicking the open panel's tab closes the side panel
+                open_panel.first.click()
+                page.wait_for_timeout(500)
+            backward = page.locator(".cnnlib-conv-backward-explorer").first
+            backward.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            _shot(page, f"{6 + len(names):02d}_conv_backward_in_1400x1000.png")
+            box = backward.bounding_box()
+            picture = backward.locator("img.widget-image").first.bounding_box()
+            grid = backward.locator("input[type='text']").first.bounding_box()
+            assert box["height"] <= 1000 - 150, box
+            assert picture["x"] > grid["x"] + 300 and picture["y"] < grid["y"] + 100, (picture, grid)
 
             # no button label is cut short ("avera…"): its text fits the button
             labels = page.evaluate(

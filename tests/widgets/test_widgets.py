@@ -23,6 +23,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _digits import digits_explorer  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
@@ -32,7 +33,7 @@ import cnnlib  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib._format import cell_label  # noqa: E402
 from cnnlib.widgets import channels, conv_backward, conv_forward, pool_backward  # noqa: E402
-from cnnlib.widgets._controls import pattern  # noqa: E402
+from cnnlib.widgets._controls import NumberBox, pattern  # noqa: E402
 from cnnlib.widgets._raster import Font, text_origin  # noqa: E402
 
 EXPLORERS = {
@@ -41,6 +42,7 @@ EXPLORERS = {
     "pool_backward": W.pool_backward_explorer,
     "pipeline": W.pipeline_explorer,
     "dense_softmax": W.dense_softmax_explorer,
+    "digits": digits_explorer,
 }
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -248,12 +250,23 @@ def check_dense_softmax(ex):
         assert "dU" not in arrays
 
 
+def check_digits(ex):
+    s = ex.state
+    assert np.isclose(s["yhat"].sum(), 1.0) and s["pred"] == int(np.argmax(s["yhat"]))
+    assert np.isclose(s["L"], -np.log(s["yhat"][s["k"]]))
+    np.testing.assert_array_equal(ex.frame_arrays["dX"], s["dX"])
+    np.testing.assert_array_equal(ex.frame_arrays["x"], ex.X[s["n"], 0])
+    for f in range(s["A"].shape[0]):
+        np.testing.assert_array_equal(ex.frame_arrays[f"A[{f}]"], s["A"][f])
+
+
 CHECKS = {
     "conv_forward": check_conv_forward,
     "conv_backward": check_conv_backward,
     "pool_backward": check_pool_backward,
     "pipeline": check_pipeline,
     "dense_softmax": check_dense_softmax,
+    "digits": check_digits,
 }
 
 
@@ -268,8 +281,8 @@ def values_for(w):
         return list(range(w.min, w.max + 1, w.step))
     if isinstance(w, ipywidgets.FloatSlider):
         return list(np.linspace(w.min, w.max, 7)) + [w.value]
-    if isinstance(w, ipywidgets.BoundedFloatText):
-        return [w.min, w.max, 0.0, 1.0, w.value]
+    if isinstance(w, NumberBox):  # no bounds: large values, a decimal comma, then the value it had
+        return [-9.0, 16.0, 0.0, "2,5", 1.0, w.number]
     raise AssertionError(f"unexpected control type {type(w).__name__}")
 
 
@@ -354,6 +367,7 @@ def test_a_move_sends_a_new_image(name):
         "pool_backward": "window",
         "pipeline": "pixel value",
         "dense_softmax": "y",
+        "digits": "digit",
     }[name]
     w = ex.controls[control]
     before = png(ex)
@@ -569,9 +583,9 @@ def test_pipeline_pixel_editing_and_patterns():
         probe.set("pixel row", r)
         for c in (0, 5):
             probe.set("pixel column", c)
-            assert ex.controls["pixel value"].value == pytest.approx(ex.state["X"][r, c])
+            assert ex.controls["pixel value"].number == ex.state["X"][r, c]
             probe.set("pixel value", 1.7)
-            assert ex.state["X"][r, c] == pytest.approx(1.7)
+            assert ex.state["X"][r, c] == 1.7
     for name in W.PATTERNS:
         probe.set("pattern", name)
         np.testing.assert_array_equal(ex.state["X"], pattern(name, 6, 6))
@@ -610,6 +624,7 @@ def test_no_figure_leak_over_200_updates(name):
         "pool_backward": "window",
         "pipeline": "pixel value",
         "dense_softmax": "y",
+        "digits": "digit",
     }[name]
     w = ex.controls[control]
     values = values_for(w)
