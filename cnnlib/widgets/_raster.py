@@ -14,23 +14,17 @@ import struct
 import zlib
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch
 
-from .._format import cell_label
-from ..viz._style import DIVERGING_CMAP, INK, ROUTE_COLORS, SEQUENTIAL_CMAP, relative_luminance
+from .._format import cell_labels
+from ..viz import _style
+from ..viz._style import INK, ROUTE_COLORS, relative_luminance
 
 DPI = 100
-
-# Colour conventions: those of cnnlib.viz. Gradients use a diverging map centred on 0
-# (blue negative, white 0, red positive); values that are never negative (inputs,
-# activations) a light-to-dark sequential map; a value array that has a negative
-# entry switches to the diverging map, as viz.heatmap does.
-CMAPS = {"grad": DIVERGING_CMAP, "value": SEQUENTIAL_CMAP}
 
 GAP = np.array([205, 205, 205], np.uint8)  # lines between cells
 _PAD_RGB = np.array([236, 236, 236], np.uint8)  # zero-padding cells
@@ -50,18 +44,6 @@ def rgb8(color) -> np.ndarray:
     c = _RGB_CACHE.get(color)
     if c is None:
         c = _RGB_CACHE[color] = np.array([round(255 * v) for v in to_rgb(color)], np.uint16)
-    return c
-
-
-_CMAP_CACHE: dict = {}
-
-
-def colormap(name):
-    """The colour map ``name`` (a registered name or a Colormap), looked up once."""
-    key = name if isinstance(name, str) else id(name)
-    c = _CMAP_CACHE.get(key)
-    if c is None:
-        c = _CMAP_CACHE[key] = colormaps[name] if isinstance(name, str) else name
     return c
 
 
@@ -168,32 +150,15 @@ def text_origin(font, s, x, y, ha):
 def _colorize(data: np.ndarray, *, signed: bool, vmin=None, vmax=None) -> np.ndarray:
     """RGB (h, w, 3) uint8 colours of a 2-D array: the one place where the explorers turn numbers into colours.
 
-    The panel states what its numbers mean: ``signed`` (weights, scores, gradients) takes a
-    diverging map symmetric about 0; not signed (inputs, activations, probabilities) a
-    sequential map from min(0, data) to max(data), or the diverging map should an entry
-    be negative. ``vmin`` / ``vmax`` fix the limits (several maps on one scale). The
-    arguments are those of ``cnnlib.viz._style.rgb``.
+    The panel states what its numbers mean, and the colours are those of the figures
+    (``cnnlib.viz._style.rgb``): ``signed`` (weights, pre-activations, scores, gradients) is
+    diverging and centred at 0, not signed (inputs, activations, probabilities) is the grey
+    sequential scale from 0. As in the figures, the one exception is an input the reader
+    edits below 0: it is then drawn on the signed scale rather than clipped to white.
     """
     data = np.asarray(data, dtype=np.float64)
-    finite = np.isfinite(data)
-    vals = data[finite]
-    diverging = signed or (vals.size > 0 and float(vals.min()) < 0)
-    if diverging:
-        m = float(np.abs(vals).max()) if vals.size else 0.0
-        m = max(abs(float(vmin)) if vmin is not None else m, abs(float(vmax)) if vmax is not None else m)
-        if m == 0:
-            m = 1.0
-        t = 0.5 + 0.5 * data / m
-        cmap = colormap(CMAPS["grad"])
-    else:
-        lo = vmin if vmin is not None else (min(0.0, float(vals.min())) if vals.size else 0.0)
-        hi = vmax if vmax is not None else (float(vals.max()) if vals.size else 1.0)
-        if hi - lo <= 0:
-            hi = lo + 1.0
-        t = (data - lo) / (hi - lo)
-        cmap = colormap(CMAPS["value"])
-    t = np.where(finite, np.clip(t, 0.0, 1.0), 0.5)
-    return cmap(t, bytes=True)[..., :3]
+    negative = bool(np.any(data[np.isfinite(data)] < 0))
+    return _style.rgb(data, signed=signed or negative, vmin=vmin, vmax=vmax)
 
 
 def _ink_for(rgb: np.ndarray) -> np.ndarray:
@@ -272,7 +237,7 @@ class Frame:
         rgb = rgb.astype(np.uint8)
         white = _ink_for(rgb)
         if labels is None:
-            labels = [[cell_label(v) for v in row] for row in data]
+            labels = cell_labels(data)
         cells = []  # (label, x, y, colour) relative to the block's top-left corner
         for r in range(h):
             for c in range(w):

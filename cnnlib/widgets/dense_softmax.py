@@ -7,10 +7,10 @@ import numpy as np
 from .._format import cell_label, readout_number
 from ..dense import dense_backward, dense_forward
 from ..losses import softmax, softmax_cross_entropy
-from ..viz._style import INK, SEQUENTIAL_CMAP
+from ..viz._style import INK, SEQUENTIAL_CMAP, cmap_for
 from ._controls import GridEditor, ToggleButtons, float_slider, label, reach, require_widgets, widgets
 from ._explorer import Explorer, sized_2d
-from ._raster import CMAPS, GREY, HI, Font, Panel, colormap
+from ._raster import GREY, HI, Font, Panel
 
 __all__ = ["dense_softmax_explorer"]
 
@@ -200,10 +200,10 @@ class DenseSoftmaxExplorer(Explorer):
         onehot = np.eye(M)[y]
         self.state.update(s=s, yhat=yhat, L=float(L), delta=delta, onehot=onehot)
         frame.arrays.update(s=s.copy(), yhat=yhat.copy(), delta=delta.copy())
-        self._bs.draw(frame, s, ["#8c8c8c"] * M)
+        signed = cmap_for(True)  # scores and δ are signed: red above 0, blue below, as in every figure
+        self._bs.draw(frame, s, [signed(0.5 + 0.45 * float(np.sign(v)))[:3] for v in s])
         self._by.draw(frame, yhat, [SEQUENTIAL_CMAP(0.55)[:3]] * M, outline=y)
-        cm = colormap(CMAPS["grad"])
-        self._bd.draw(frame, delta, [cm(0.5 + 0.45 * float(np.sign(d)))[:3] for d in delta])
+        self._bd.draw(frame, delta, [signed(0.5 + 0.45 * float(np.sign(d)))[:3] for d in delta])
         for b, sub in ((self._bs, ""), (self._by, f"(outlined: class y = {y})"), (self._bd, "")):
             if sub:
                 frame.text(sub, b.x + b.width / 2, b.y + b.h + 36, 6.5, GREY)

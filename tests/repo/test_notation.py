@@ -79,6 +79,8 @@ def test_explorer_controls_use_the_table_symbols():
             for word, symbol in symbol_of.items():
                 if word in words and len(words) > words.index(word) + 1:
                     written = words[words.index(word) + 1]
+                    if not (len(written) == 1 and written.isalpha()):
+                        continue  # "window #" picks a window: no symbol is written
                     if symbol is None:
                         assert written not in {"P", "K"}, f"{name}: control {key!r} is labelled {label!r}"
                     else:
