@@ -325,26 +325,16 @@ class GradCheckReport:
 
 def _compare(label: str, analytic, numerical: np.ndarray, tol: float) -> GradCheckResult:
     """Build one result; an analytic gradient of the wrong shape or type is a failure, not a crash."""
+
+    def failed(note: str) -> GradCheckResult:
+        return GradCheckResult(label, numerical.shape, math.inf, math.inf, False, note=note)
+
     try:
         a = np.asarray(analytic, dtype=np.float64)
     except (TypeError, ValueError):
-        return GradCheckResult(
-            label,
-            numerical.shape,
-            math.inf,
-            math.inf,
-            False,
-            note=f"backward returned {type(analytic).__name__}, not an array",
-        )
+        return failed(f"backward returned {type(analytic).__name__}, not an array")
     if a.shape != numerical.shape:
-        return GradCheckResult(
-            label,
-            numerical.shape,
-            math.inf,
-            math.inf,
-            False,
-            note=f"backward returned shape {a.shape}, expected {numerical.shape}",
-        )
+        return failed(f"backward returned shape {a.shape}, expected {numerical.shape}")
     err = rel_error(a, numerical)
     abs_err = float(np.max(np.abs(a - numerical))) if a.size else 0.0
     ok = bool(err < tol)  # False for NaN

@@ -248,16 +248,8 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     """
     fn = "conv_dW_route"
     rs = dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
-    X3, dZ3, dW, (f, c, i, j), S, P, D, (Ho, Wo) = (
-        rs.a,
-        rs.b,
-        rs.grad,
-        rs.index,
-        rs.stride,
-        rs.padding,
-        rs.dilation,
-        rs.out_size,
-    )
+    X3, dZ3, dW, (f, c, i, j) = rs.a, rs.b, rs.grad, rs.index
+    S, P, D, (Ho, Wo) = rs.stride, rs.padding, rs.dilation, rs.out_size
     x_signed = _input_signed(fn, "X", X3, signed_input)
     Xp = np.pad(X3[c], ((P[0], P[0]), (P[1], P[1])))
     Hp, Wp = Xp.shape
@@ -316,16 +308,8 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
     """
     fn = "conv_dX_route"
     rs = dX_route(fn, W, dZ, input_shape, index, stride, padding, dilation)
-    W4, dZ3, dX, (c, x, y), S, P, D, (Ho, Wo) = (
-        rs.a,
-        rs.b,
-        rs.grad,
-        rs.index,
-        rs.stride,
-        rs.padding,
-        rs.dilation,
-        rs.out_size,
-    )
+    W4, dZ3, dX, (c, x, y) = rs.a, rs.b, rs.grad, rs.index
+    S, P, D, (Ho, Wo) = rs.stride, rs.padding, rs.dilation, rs.out_size
     F, C, KH, KW = W4.shape
     _, H, Wd = dX.shape
     eh, ew = D[0] * (KH - 1), D[1] * (KW - 1)  # padding of the "full" map
