@@ -73,6 +73,12 @@ PLAN = {
         ("digit", [0, 1, 2, 3]),
         ("loss of", ["pred", "true", 3]),
     ],
+    "im2col_explorer": [
+        ("column", list(range(16))),
+        ("stride", [2, 1]),
+        ("padding", [0, 1]),
+        ("dilation", [2, 1]),
+    ],
 }
 
 

@@ -216,20 +216,26 @@ class Frame:
         index=True,
         row_labels=None,
         col_labels=None,
+        fill=None,
     ):
         """Add a heat map of ``data`` (2-D) centred in ``panel``.
 
         ``signed``, ``vmin``, ``vmax``: what the numbers mean and their colour limits
-        (:func:`_colorize`). ``grey`` marks zero-padding cells, ``dim`` fades cells outside the current
-        story; ``row_labels`` / ``col_labels`` replace the 0-based indices drawn
-        beside the grid. Returns the cell geometry (:class:`Cells`).
+        (:func:`_colorize`). ``fill``: one neutral colour for every cell instead, for cells that
+        hold names rather than magnitudes (the cell numbers of the im2col explorer). ``grey`` marks
+        zero-padding cells, ``dim`` fades cells outside the current story; ``row_labels`` /
+        ``col_labels`` replace the 0-based indices drawn beside the grid. Returns the cell
+        geometry (:class:`Cells`).
         """
         data = np.asarray(data, dtype=np.float64)
         h, w = data.shape
         cs = panel.cs
         x0 = panel.x + ((panel.cols - w) * cs // 2 if panel.center else 0)
         y0 = panel.y
-        rgb = _colorize(data, signed=signed, vmin=vmin, vmax=vmax).astype(np.float32)
+        if fill is None:
+            rgb = _colorize(data, signed=signed, vmin=vmin, vmax=vmax).astype(np.float32)
+        else:
+            rgb = np.broadcast_to(rgb8(fill).astype(np.float32), (h, w, 3)).copy()
         if grey is not None:
             rgb[grey] = _PAD_RGB
         if dim is not None:

@@ -37,6 +37,7 @@ EXPLORERS = {
     "dense_softmax": W.dense_softmax_explorer,
     "channels": W.channels_explorer,
     "digits": digits_explorer,
+    "im2col": W.im2col_explorer,
 }
 
 

@@ -84,12 +84,19 @@ def explorer_size(ex):
     return max(cw, pw), LABEL + ch + ph
 
 
+def _values(w):
+    """The values a slider or a dropdown offers, smallest first."""
+    if hasattr(w, "options"):
+        return sorted(o[1] if isinstance(o, tuple) else o for o in w.options)
+    return list(range(w.min, w.max + 1))
+
+
 def _largest(ex):
     """Drive the explorer to its largest picture: the largest padding, the smallest stride, and each dilation."""
     c = ex.controls
     states = [{}]
     if "padding" in c:
-        states = [{"padding": c["padding"].max, "stride": s} for s in range(1, c["stride"].max + 1)]
+        states = [{"padding": _values(c["padding"])[-1], "stride": s} for s in _values(c["stride"])]
     for st in states:
         for name, v in st.items():
             ex.controls[name].value = v
@@ -104,6 +111,7 @@ EXPLORERS = {
     "dense_softmax": W.dense_softmax_explorer,
     "channels": W.channels_explorer,
     "digits": digits_explorer,
+    "im2col": W.im2col_explorer,
 }
 
 

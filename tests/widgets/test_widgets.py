@@ -43,6 +43,7 @@ EXPLORERS = {
     "pipeline": W.pipeline_explorer,
     "dense_softmax": W.dense_softmax_explorer,
     "digits": digits_explorer,
+    "im2col": W.im2col_explorer,
 }
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -260,6 +261,18 @@ def check_digits(ex):
         np.testing.assert_array_equal(ex.frame_arrays[f"A[{f}]"], s["A"][f])
 
 
+def check_im2col(ex):
+    s = ex.state
+    np.testing.assert_array_equal(ex.frame_arrays["Xbar"], np.pad(s["X"], s["padding"]))
+    if s.get("error"):
+        assert "cols" not in ex.frame_arrays
+        return
+    kw = {"stride": s["stride"], "padding": s["padding"], "dilation": s["dilation"]}
+    cols = cnnlib.im2col(s["X"][None, None], s["K"], **kw)[0]
+    np.testing.assert_array_equal(ex.frame_arrays["cols"], cols)
+    np.testing.assert_array_equal([s["Xbar"][r, c] for r, c in s["window"]], cols[:, s["column"]])
+
+
 CHECKS = {
     "conv_forward": check_conv_forward,
     "conv_backward": check_conv_backward,
@@ -267,6 +280,7 @@ CHECKS = {
     "pipeline": check_pipeline,
     "dense_softmax": check_dense_softmax,
     "digits": check_digits,
+    "im2col": check_im2col,
 }
 
 
@@ -368,6 +382,7 @@ def test_a_move_sends_a_new_image(name):
         "pipeline": "pixel value",
         "dense_softmax": "y",
         "digits": "digit",
+        "im2col": "column",
     }[name]
     w = ex.controls[control]
     before = png(ex)
@@ -625,6 +640,7 @@ def test_no_figure_leak_over_200_updates(name):
         "pipeline": "pixel value",
         "dense_softmax": "y",
         "digits": "digit",
+        "im2col": "column",
     }[name]
     w = ex.controls[control]
     values = values_for(w)
