@@ -121,7 +121,7 @@ def test_maxpool_ties_follow_torch(size, stride, padding, naive):
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**32 - 1), st.booleans())
-def test_dense_matches_torch(N, K, M, seed, naive):
+def test_dense_matches_torch(N, Q, M, seed, naive):
     rng = np.random.default_rng(seed)
     p, U, c = rng.standard_normal((N, Q)), rng.standard_normal((M, Q)), rng.standard_normal(M)
     fwd = cnnlib.dense_forward_naive if naive else cnnlib.dense_forward
