@@ -321,3 +321,32 @@ def test_maxpool_backward_takes_the_offset_route_for_float32_without_overlap(mon
         assert dA.dtype == dtype
         expected = cnnlib.maxpool2d_backward_naive(dP.astype(np.float64), cache)
         assert rel_error(dA, expected) < TOL[dtype]
+
+
+@pytest.mark.parametrize("size", [(11, 11), (1, 127), (1, 128), (12, 12), (16, 16)])
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+def test_maxpool_winners_of_large_windows(size, impl):
+    """The winner's offset i*RW + j is stored in int8 up to 127 cells and in int32 above: every offset survives.
+
+    One window per channel, each channel's maximum placed at a different offset, the last
+    offset of the window included; the gradient must land exactly on each maximum.
+    """
+    forward, backward = {
+        "fast": (cnnlib.maxpool2d_forward, cnnlib.maxpool2d_backward),
+        "naive": (cnnlib.maxpool2d_forward_naive, cnnlib.maxpool2d_backward_naive),
+    }[impl]
+    cells = size[0] * size[1]
+    targets = sorted({0, 1, cells // 2, 126 % cells, 127 % cells, cells - 2, cells - 1})
+    rng = np.random.default_rng(61)
+    A = rng.uniform(-1.0, 0.0, (1, len(targets), *size))
+    for c, t in enumerate(targets):
+        A[0, c].flat[t] = 1.0 + c
+    P, cache = forward(A, size=size)
+    dP = rng.standard_normal(P.shape)
+    dA = backward(dP, cache)
+    expected = np.zeros_like(A)
+    for c, t in enumerate(targets):
+        assert P[0, c, 0, 0] == 1.0 + c
+        assert cache.argmax[0, c, 0, 0] == t
+        expected[0, c].flat[t] = dP[0, c, 0, 0]
+    np.testing.assert_array_equal(dA, expected)
