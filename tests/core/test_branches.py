@@ -232,3 +232,21 @@ def test_sgd_refuses_a_gradient_of_the_wrong_shape_and_zero_grad_clears_the_mode
     model[0].dU = np.zeros((3, 2))
     with pytest.raises(ValueError, match=r"^SGD.step: gradient of '0.U' has shape \(3, 2\) but the parameter has"):
         opt.step()
+
+
+@pytest.mark.parametrize(("stride", "padding", "dilation"), [((2, 1), (1, 0), (1, 2)), ((1, 3), (0, 2), (2, 1))])
+def test_routes_with_different_height_and_width_hyperparameters(stride, padding, dilation):
+    """Every entry's products sum to conv2d_backward's entry when stride, padding and dilation differ per axis."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((2, 7, 8))
+    Wt = rng.standard_normal((2, 2, 2, 3))
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    Z, cache = cnnlib.conv2d_forward(X[None], Wt, np.zeros(2), **kw)
+    dZ = rng.standard_normal(Z.shape[1:])
+    dX, dW, _ = cnnlib.conv2d_backward(dZ[None], cache)
+    for idx in np.ndindex(dW.shape):
+        route = conv_dW_terms(X, dZ, Wt.shape, idx, **kw)
+        assert sum(x * d for _, x, _, d in route.terms) == pytest.approx(dW[idx], abs=1e-12)
+    for idx in np.ndindex(dX.shape[1:]):
+        route = conv_dX_terms(Wt, dZ, X.shape, idx, **kw)
+        assert sum(w * d for _, w, _, d in route.terms) == pytest.approx(dX[(0, *idx)], abs=1e-12)
