@@ -45,18 +45,18 @@ REPORT = ROOT / "tests" / "MUTATION.md"
 CORE = "tests/core/"
 TESTS_FOR = {
     "cnnlib/_conv_fast.py": ["test_size_paths.py", "test_conv.py"],
-    "cnnlib/conv.py": ["test_size_paths.py", "test_conv.py"],
+    "cnnlib/conv.py": ["test_size_paths.py", "test_conv.py", "test_branches.py"],
     "cnnlib/_pool_fast.py": ["test_size_paths.py", "test_pool.py"],
     "cnnlib/pool.py": ["test_pool.py", "test_size_paths.py"],
     "cnnlib/activations.py": ["test_activations.py"],
     "cnnlib/dense.py": ["test_dense.py"],
-    "cnnlib/losses.py": ["test_losses.py"],
-    "cnnlib/gradcheck.py": ["test_gradcheck.py"],
-    "cnnlib/layers.py": ["test_network.py"],
-    "cnnlib/convmatrix.py": ["test_convmatrix.py"],
-    "cnnlib/routes.py": ["test_routes.py"],
+    "cnnlib/losses.py": ["test_losses.py", "test_branches.py"],
+    "cnnlib/gradcheck.py": ["test_gradcheck.py", "test_branches.py"],
+    "cnnlib/layers.py": ["test_network.py", "test_branches.py"],
+    "cnnlib/convmatrix.py": ["test_convmatrix.py", "test_branches.py"],
+    "cnnlib/routes.py": ["test_routes.py", "test_branches.py"],
     "cnnlib/seeds.py": ["test_seeds.py"],
-    "cnnlib/_validate.py": ["test_conv.py", "test_pool.py", "test_routes.py", "test_validate.py"],
+    "cnnlib/_validate.py": ["test_validate.py", "test_conv.py", "test_pool.py", "test_routes.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.
 COPY = ["cnnlib", "tests", "pyproject.toml"]
