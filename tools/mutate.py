@@ -11,7 +11,8 @@ timeout, and records the outcome:
 * ``timeout``  — the tests ran longer than the timeout (counted as noticed, listed apart).
 
 The report goes to ``tests/MUTATION.md``: date, counts, kill rate, every survivor with the
-explanation recorded for it in ``tests/mutants.toml`` (``note``), and the full table.
+explanation recorded for it in ``tests/mutants.toml`` (``note``), the earlier survivors that
+the tests now kill (their ``note`` names the test), and the full table.
 
     python tools/mutate.py                              # every mutant, report written
     python tools/mutate.py --only fast-s1-band-start    # some mutants by id (no report)
@@ -202,6 +203,10 @@ def write_report(outcomes: list[Outcome], seconds: float, path: Path = REPORT) -
     for o in survived:
         note = o.mutant.note or "(no explanation recorded yet)"
         lines.append(f"- `{o.mutant.id}` ({o.mutant.file}): {o.mutant.description}. {note}")
+    noted = [o for o in outcomes if o.mutant.note and o.status != "survived"]
+    if noted:
+        lines += ["", "## Earlier survivors, now killed", ""]
+        lines += [f"- `{o.mutant.id}` ({o.mutant.file}): {o.mutant.description}. {o.mutant.note}" for o in noted]
     lines += [
         "",
         "## All mutants",

@@ -323,7 +323,7 @@ def test_maxpool_backward_takes_the_offset_route_for_float32_without_overlap(mon
         assert rel_error(dA, expected) < TOL[dtype]
 
 
-@pytest.mark.parametrize("size", [(11, 11), (1, 127), (1, 128), (12, 12), (16, 16)])
+@pytest.mark.parametrize("size", [(11, 11), (1, 127), (1, 128), (12, 12), (16, 16)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("impl", ["fast", "naive"])
 def test_maxpool_winners_of_large_windows(size, impl):
     """The winner's offset i*RW + j is stored in int8 up to 127 cells and in int32 above: every offset survives.
