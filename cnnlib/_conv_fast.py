@@ -382,9 +382,10 @@ def backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
     contiguous output (a gather: no strided ``+=`` as in col2im).
 
     Eq. (3.2) is the same pairing read the other way (the adjoint of X -> dX above):
-    ``dW[f, c, i, j] = sum_t dZ_shifted[(i, f), t + reach_w] X_flat[c, t + j*D]`` — KW matrix
-    products per block, each on a *view* of X_flat, with the kernel rows i inside each
-    product. The row of ones turns the first of them into eq. (3.1), ``db``, as well.
+    ``dW[f, c, i, j] = sum_t dZ_shifted[(i, f), t + reach_w] X_shifted[(j, c), t]`` with KW shifted
+    copies of the input, ``X_shifted[(j, c), t] = X_flat[c, t + j*D]`` (small: the images are),
+    and a last row of ones: one matrix product per block gives dW and, from the row of ones,
+    eq. (3.1)'s ``db`` (kernel row 0's copy of dZ holds every entry of dZ).
     """
     N, C, H, Wd = X.shape
     F = dZ3.shape[1]
@@ -393,22 +394,23 @@ def backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
     Hp, Wp = H + 2 * pad[0], Wd + 2 * pad[1]
     P = Hp * Wp  # grid cells per image
     front = reach_h * Wp + reach_w  # zeros in front of dZ's first cell
-    nb = block_size(N, (C + F + KH * F + KW * C) * P * dtype.itemsize)
+    nb = block_size(N, (C + F + KH * F + 2 * KW * C + 1) * P * dtype.itemsize)  # X, dZ, dZ_shifted, R, X_shifted
     span = nb * P + reach_w  # columns of dZ_shifted and R: s = t + reach_w for t in [-reach_w, nb*P)
     dZ_flat = np.zeros((F, front + nb * P), dtype=dtype)  # (F, front + nb*P), zero off the output cells
     dZ_grid = dZ_flat[:, front:].reshape(F, nb, Hp, Wp)  # (F, nb, Hp, Wp)
-    X_flat = np.zeros((C + 1, nb * P + reach_w), dtype=dtype)  # (C + 1, nb*P + reach_w), padding stays zero
-    X_flat[C] = 1.0  # the row of ones: db
-    X_grid = X_flat[:C, : nb * P].reshape(C, nb, Hp, Wp)  # (C, nb, Hp, Wp)
+    X_flat = np.zeros((C, nb * P + reach_w), dtype=dtype)  # (C, nb*P + reach_w), padding stays zero
+    X_grid = X_flat[:, : nb * P].reshape(C, nb, Hp, Wp)  # (C, nb, Hp, Wp)
+    X_shifted = np.empty((KW * C + 1, nb * P), dtype=dtype)  # (KW*C + 1, nb*P): rows (j, c), then ones
+    X_shifted[KW * C] = 1.0  # the row of ones: db
+    X_shifted3 = X_shifted[: KW * C].reshape(KW, C, nb * P)  # (KW, C, nb*P)
     # W_by_col[(j, c), (i, f)] = W[f, c, i, j]
     W_by_col = W2T.reshape(C, KH, KW, F).transpose(2, 0, 1, 3).reshape(KW * C, KH * F)  # (KW*C, KH*F)
     dZ_shifted = np.empty((KH * F, span), dtype=dtype)  # (KH*F, span): rows (i, f)
     dZ_shifted3 = dZ_shifted.reshape(KH, F, span)  # (KH, F, span)
     R = np.empty((KW * C, span), dtype=dtype)  # (KW*C, span): rows (j, c)
     R3 = R.reshape(KW, C, span)  # (KW, C, span)
-    dW_part = np.empty((KH * F, C + 1), dtype=dtype)  # (KH*F, C + 1)
-    dW_by_col = np.zeros((KW, KH * F, C), dtype=dtype)  # (KW, KH*F, C): dW[f, c, i, j] = dW_by_col[j, i*F + f, c]
-    db = np.zeros(F, dtype=dtype)  # (F,)
+    dW_part = np.empty((KH * F, KW * C + 1), dtype=dtype)  # (KH*F, KW*C + 1)
+    dW_rows = np.zeros((KH * F, KW * C + 1), dtype=dtype)  # dW[f, c, i, j] = dW_rows[i*F + f, j*C + c], db last
     dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
@@ -419,15 +421,11 @@ def backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
         for i in range(KH):  # dZ shifted by kernel row i: KH contiguous copies
             start = (reach_h - i * D[0]) * Wp
             dZ_shifted3[i, :, : cells + reach_w] = dZ_flat[:, start : start + cells + reach_w]
-        # eq. (3.2): dW_by_col[j] = dZ_shifted[:, reach_w + t] @ X_flat[:, jD + t].T over the block's cells t
-        dZ_cells = dZ_shifted[:, reach_w : reach_w + cells]  # (KH*F, cells)
+        # eq. (3.2) and (3.1): dW_rows += dZ_shifted[:, reach_w + t] @ X_shifted[:, t].T over the block's cells t
         for j in range(KW):
-            rows = C + 1 if j == 0 else C  # the row of ones once: db
-            shift = j * D[1]
-            np.matmul(dZ_cells, X_flat[:rows, shift : shift + cells].T, out=dW_part[:, :rows])  # (KH*F, rows)
-            dW_by_col[j] += dW_part[:, :C]
-            if j == 0:
-                db += dW_part[:F, C]  # eq. (3.1): kernel row 0's copy of dZ holds every entry of dZ
+            X_shifted3[j, :, :cells] = X_flat[:, j * D[1] : j * D[1] + cells]
+        np.matmul(dZ_shifted[:, reach_w : reach_w + cells], X_shifted[:, :cells].T, out=dW_part)  # (KH*F, KW*C + 1)
+        dW_rows += dW_part
         # eq. (3.3): R = W_by_col @ dZ_shifted, then dX = sum of the KW shifted views of R
         np.matmul(W_by_col, dZ_shifted[:, : cells + reach_w], out=R[:, : cells + reach_w])  # (KW*C, cells + reach_w)
         views = []
@@ -442,5 +440,5 @@ def backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
             np.add(views[0], views[1], out=out)
             for view in views[2:]:
                 np.add(out, view, out=out)
-    dW = dW_by_col.reshape(KW, KH, F, C).transpose(2, 3, 1, 0)  # (F, C, KH, KW)
-    return dX, np.ascontiguousarray(dW).reshape(F, CK), db
+    dW = dW_rows[:, : KW * C].reshape(KH, F, KW, C).transpose(1, 3, 0, 2)  # (F, C, KH, KW)
+    return dX, np.ascontiguousarray(dW).reshape(F, CK), dW_rows[:F, KW * C].copy()
