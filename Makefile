@@ -35,7 +35,7 @@ NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpo
 START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test unit nbval coverage mutation lint format bench notebooks sync test-widgets7 clean
+.PHONY: help lab test unit nbval coverage mutation lint format bench bench-readme notebooks sync test-widgets7 clean
 
 help:
 	@echo "make lab            open the book in JupyterLab (http://$(HOST):$(PORT)/lab)"
@@ -43,7 +43,8 @@ help:
 	@echo "make coverage       branch coverage of the numerical core by its unit tests (at least 98 %)"
 	@echo "make mutation       the mutation run of tests/mutants.toml (report in tests/MUTATION.md)"
 	@echo "make lint           ruff over cnnlib, tests, benchmarks, tools and notebooks"
-	@echo "make bench          speed benchmarks (results in benchmarks/README.md)"
+	@echo "make bench          speed benchmarks (prints the results; the tree stays clean)"
+	@echo "make bench-readme   the same, and rewrites the tables in benchmarks/README.md"
 	@echo "make notebooks      re-execute every notebook in place, then refresh README links"
 	@echo "make sync           rewrite the repository URL, badges and chapter table from pyproject.toml"
 	@echo "make test-widgets7  the widget tests against ipywidgets 7.7.1 (Google Colab's version)"
@@ -114,10 +115,14 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix cnnlib tests benchmarks tools notebooks
 	$(PY) -m ruff format cnnlib tests benchmarks tools
 
+# bench prints its results and leaves the tree alone; bench-readme rewrites benchmarks/README.md
 bench: $(STAMP)
 	@set -e; found=0; for f in benchmarks/bench_*.py; do \
-	  [ -f "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f"; done; \
+	  [ -f "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f" $(BENCH_ARGS); done; \
 	  [ $$found = 1 ] || echo "bench: no benchmarks/bench_*.py yet"
+
+bench-readme: $(STAMP)
+	@$(MAKE) --no-print-directory bench BENCH_ARGS=--write-readme
 
 notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)

@@ -9,8 +9,14 @@ count in the environment and reads one JSON line back::
                                          "repeats": 7, "threads": 2}'
 
 kinds: ``conv`` (forward + backward of F.conv2d, gradients for X, W and b),
-``maxpool`` (forward + backward of F.max_pool2d), ``train`` (one SGD step of the small
-CNN of ``bench_layers.py``), ``probe`` (versions and thread settings only).
+``maxpool`` (forward + backward of F.max_pool2d), ``train`` (one SGD step of chapter 09's
+CNN on 8x8 digits, as ``bench_layers.py`` times it in cnnlib), ``probe`` (versions and
+thread settings only).
+
+``python benchmarks/_torch_worker.py --serve`` keeps the process alive so that
+``bench_layers.py`` can interleave PyTorch's repeats with NumPy's: it reads the spec as
+one JSON line on stdin, answers with a JSON line (versions, ``maxrss_delta_mb``), then
+for every line ``run k`` times k steps and answers their seconds (a JSON list), until ``quit``.
 
 The answer holds the per-repeat wall-clock times in seconds, the thread counts torch
 used, and ``maxrss_delta_mb``: how much the process's peak resident memory grew during
@@ -108,7 +114,7 @@ def main(spec: dict) -> dict:
             return torch.autograd.grad(P, A, dP)
 
     elif kind == "train":
-        N, H, F1, M, lr = (spec[k] for k in ("N", "H", "F1", "M", "lr"))
+        N, H, F1, M, lr, momentum = (spec[k] for k in ("N", "H", "F1", "M", "lr", "momentum"))
         net = torch.nn.Sequential(
             torch.nn.Conv2d(1, F1, 3, padding=1),
             torch.nn.ReLU(),
@@ -116,9 +122,16 @@ def main(spec: dict) -> dict:
             torch.nn.Flatten(),
             torch.nn.Linear(F1 * (H // 2) * (H // 2), M),
         ).to(dtype)
-        X = torch.randn(N, 1, H, H, dtype=dtype)
-        y = torch.randint(0, M, (N,))
-        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        if spec.get("digits"):  # the same batch as bench_layers.py: the first N of sklearn's 8x8 digits
+            from sklearn.datasets import load_digits
+
+            digits = load_digits()
+            X = torch.tensor(digits.images[:N, None] / 16.0, dtype=dtype)
+            y = torch.tensor(digits.target[:N])
+        else:
+            X = torch.randn(N, 1, H, H, dtype=dtype)
+            y = torch.randint(0, M, (N,))
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
 
         def step():
             opt.zero_grad(set_to_none=True)
@@ -130,10 +143,36 @@ def main(spec: dict) -> dict:
     else:
         raise ValueError(f"_torch_worker: unknown kind {kind!r}")
 
+    if spec.get("serve"):
+        return out, step
     times, delta = _time(step, repeats)
     out.update(times=times, maxrss_delta_mb=delta)
     return out
 
 
+def serve() -> None:
+    """Interleaved mode: the spec on stdin, then one timed step per ``run`` line."""
+    spec = dict(json.loads(sys.stdin.readline()), serve=True)
+    out, step = main(spec)
+    _reset_peak()
+    before = _peak_mb()
+    step()  # the peak-memory probe, untimed
+    out["maxrss_delta_mb"] = _peak_mb() - before
+    print(json.dumps(out), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] != "run":
+            break
+        times = []
+        for _ in range(int(words[1]) if len(words) > 1 else 1):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        print(json.dumps(times), flush=True)
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1]))))
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        print(json.dumps(main(json.loads(sys.argv[1]))))

@@ -5,11 +5,12 @@ a reader's slider does, and time each ``control.value = v`` (the observer recomp
 with cnnlib, repaints the cached figure and encodes the PNG inside that call). The
 budget is a median of 30 ms per move at the book's sizes.
 
-    python benchmarks/bench_widgets.py            # in this process
-    python benchmarks/bench_widgets.py --kernel   # inside a real IPython kernel as well
-    python benchmarks/bench_widgets.py --no-write # print only, leave README.md alone
+    python benchmarks/bench_widgets.py                # in this process; prints the table
+    python benchmarks/bench_widgets.py --kernel       # inside a real IPython kernel as well
+    python benchmarks/bench_widgets.py --write-readme # ... and writes it into benchmarks/README.md
 
-The table goes to benchmarks/README.md, section "Widgets" (other sections untouched).
+With ``--write-readme`` the table goes to benchmarks/README.md, section "Widgets" (other
+sections untouched); without it nothing in the repository is changed.
 Wall-clock and CPU time are both reported: on a busy machine the wall clock includes
 time spent waiting for a core, the CPU time does not.
 """
@@ -203,7 +204,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moves", type=int, default=40, help="timed moves per control (default 40)")
     ap.add_argument("--kernel", action="store_true", help="also measure inside a real IPython kernel")
-    ap.add_argument("--no-write", action="store_true", help="do not update benchmarks/README.md")
+    ap.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
+    ap.add_argument("--no-write", action="store_true", help="print only (the default; kept for old scripts)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     info = machine()
@@ -220,7 +222,7 @@ def main(argv=None) -> int:
         "(the p90 of those explorers).\n\n" + "\n\n".join(parts) + f"\n\nMachine: {info}.\n"
     )
     print(body)
-    if not args.no_write:
+    if args.write_readme and not args.no_write:
         write_section(body)
         print(f"(written to {README.relative_to(ROOT)}, section 'Widgets')")
     return 0

@@ -18,6 +18,10 @@ as (h, w) pairs, in that order.
   (``forward_stride1``), and the backward pass builds no columns of X at all: dX is a
   correlation of the zero-padded dZ with the kernel, gathered from shifted views instead
   of scattered (``backward_stride1``).
+* **Small images, stride 1** (``SMALL_IMAGE_BYTES``; chapter 09's 8x8 digits). A product per
+  image would be a few thousand multiply-adds, and calling the BLAS would cost more than the
+  work, so the block's images are laid out one after another on the padded grid and every
+  product covers the whole block (``forward_stride1_batched``, ``backward_stride1_batched``).
 
 Names: ``S``, ``pad``, ``D`` are the (h, w) stride, padding and dilation; ``Ho``, ``Wo`` the
 output size; ``Hp``, ``Wp`` the padded input size; ``CK = C*KH*KW`` the kernel entries per
@@ -39,6 +43,9 @@ __all__ = [
     "forward_stride1",
     "backward_general",
     "backward_stride1",
+    "forward_stride1_batched",
+    "backward_stride1_batched",
+    "SMALL_IMAGE_BYTES",
 ]
 
 #: Bytes of column buffer per block of images. One block's columns, (nb, C*KH*KW, H_out*W_out),
@@ -46,6 +53,13 @@ __all__ = [
 #: products read them: smaller blocks mean more (smaller) products, larger ones spill to memory.
 #: Read on every call, so a benchmark or test may set ``cnnlib._conv_fast.BLOCK_BYTES``.
 BLOCK_BYTES = 1 << 21
+
+#: Stride 1, images whose padded column matrix (``(C*KH*KW + 1) * Hp*Wp`` numbers) is at most this
+#: many bytes: a product per image would be too small to keep the BLAS busy (chapter 09's 8x8
+#: digits: 8 KB per image), so ``forward_stride1_batched`` / ``backward_stride1_batched`` put
+#: the whole block of images into each product. Larger images keep one product per image,
+#: whose operands are still in the core's cache that just wrote them (benchmarks/README.md).
+SMALL_IMAGE_BYTES = 1 << 15
 
 
 def block_size(N: int, bytes_per_image: int) -> int:
@@ -142,6 +156,8 @@ def forward_stride1(X, W2, b, pad, D, KH, KW, Ho, Wo, dtype):
     """
     N, C, H, Wd = X.shape
     F, CK = W2.shape
+    if (CK + 1) * (H + 2 * pad[0]) * (Wd + 2 * pad[1]) * dtype.itemsize <= SMALL_IMAGE_BYTES:
+        return forward_stride1_batched(X, W2, b, pad, D, KH, KW, Ho, Wo, dtype)
     n_offsets = KH * KW
     reach_w = D[1] * (KW - 1)  # columns a window reaches beyond its corner
     Hp, Wp = H + 2 * pad[0], Wd + 2 * pad[1]
@@ -234,6 +250,8 @@ def backward_stride1(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
     N, C, H, Wd = X.shape
     F = dZ3.shape[1]
     CK = C * KH * KW
+    if (CK + 1) * (H + 2 * pad[0]) * (Wd + 2 * pad[1]) * dtype.itemsize <= SMALL_IMAGE_BYTES:
+        return backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype)
     reach_h, reach_w = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
     Wp = Wd + 2 * pad[1]  # Wp = W_out + reach_w
     out_len = Ho * Wp  # output positions, rows Wp wide
@@ -289,3 +307,138 @@ def backward_stride1(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
                 np.add(out, view[:m], out=out)
     dW = dW_by_col.reshape(KW, KH, F, C).transpose(2, 3, 1, 0)  # (F, C, KH, KW)
     return dX, np.ascontiguousarray(dW).reshape(F, CK), db
+
+
+def forward_stride1_batched(X, W2, b, pad, D, KH, KW, Ho, Wo, dtype):
+    """``forward_stride1`` for small images: the whole block of images in one matrix product.
+
+    A block of images is zero-padded into one buffer laid out channel by channel, the
+    block's images one after another, ``X_flat[c, n*P + r*Wp + s] = Xpad[n, c, r, s]`` with
+    ``P = Hp*Wp``. With stride 1 the window of output cell (u, v) of image n at kernel offset
+    (i, j) reads ``X_flat[c, t + o]`` with ``t = n*P + u*Wp + v`` and ``o = i*D*Wp + j*D``, so
+    row (c, i, j) of the block's column matrix is the one contiguous slice
+    ``X_flat[c, o : o + width]`` if the output is computed on the same grid: the cells with
+    ``u >= H_out`` or ``v >= W_out`` are computed too and dropped when Z is written. One
+    matrix product per block then covers all its images at once, and a last row of ones in
+    the column matrix and a last column b in the weight matrix add the bias inside it.
+    Images too large for one block are done a chunk of grid cells at a time.
+    """
+    N, C, H, Wd = X.shape
+    F, CK = W2.shape
+    Hp, Wp = H + 2 * pad[0], Wd + 2 * pad[1]
+    P = Hp * Wp  # grid cells per image
+    shifts = [i * D[0] * Wp + j * D[1] for i in range(KH) for j in range(KW)]  # o(i, j)
+    cell_bytes = (CK + 1) * dtype.itemsize  # one grid cell's column
+    nb = block_size(N, cell_bytes * P)
+    if nb == 1 and cell_bytes * P > 4 * BLOCK_BYTES:  # very large images: a chunk of cells at a time
+        chunk = max(Wp, BLOCK_BYTES // cell_bytes)
+    else:  # whole images, a block of them in one product
+        chunk = nb * P
+    W2_bias = np.empty((F, CK + 1), dtype=dtype)  # (F, CK + 1): [W2 | b]
+    W2_bias[:, :CK] = W2
+    W2_bias[:, CK] = b
+    X_flat = np.zeros((C, nb * P), dtype=dtype)  # (C, nb*P), the padding stays zero
+    X_grid = X_flat.reshape(C, nb, Hp, Wp)  # (C, nb, Hp, Wp), the same memory
+    cols = np.empty((CK + 1, chunk), dtype=dtype)  # (CK + 1, chunk)
+    cols[CK] = 1.0  # the bias row
+    cols_by_offset = cols[:CK].reshape(C, KH * KW, chunk)  # (C, KH*KW, chunk)
+    Z_flat = np.empty((F, nb * P), dtype=dtype)  # (F, nb*P), Z on the grid of the block
+    Z = np.empty((N, F, Ho, Wo), dtype=dtype)  # (N, F, Ho, Wo)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        X_grid[:, :m, pad[0] : pad[0] + H, pad[1] : pad[1] + Wd] = X[n0:n1].transpose(1, 0, 2, 3)  # pad this block
+        end = (m - 1) * P + (Ho - 1) * Wp + Wo  # one past the block's last output cell; t + o < m*P
+        for t0 in range(0, end, chunk):
+            width = min(chunk, end - t0)
+            for k, shift in enumerate(shifts):  # im2col: one contiguous slice per (c, i, j), all c at once
+                cols_by_offset[:, k, :width] = X_flat[:, t0 + shift : t0 + shift + width]
+            np.matmul(W2_bias, cols[:, :width], out=Z_flat[:, t0 : t0 + width])  # (F, width), bias included
+        Z[n0:n1] = Z_flat[:, : m * P].reshape(F, m, Hp, Wp)[:, :, :Ho, :Wo].transpose(1, 0, 2, 3)
+    return Z.reshape(N, F, Ho * Wo)
+
+
+def backward_stride1_batched(X, dZ3, W2T, pad, D, KH, KW, Ho, Wo, dtype):
+    """``backward_stride1`` for small images: each product covers the whole block of images.
+
+    The same correlation as ``backward_stride1``. A block of images is laid out as in
+    ``forward_stride1_batched``, on the padded grid (``P = Hp*Wp`` cells per image, the
+    block's images one after another, ``t = n*P + r*Wp + s``):
+
+    * the input, ``X_flat[c, t] = Xpad[n, c, r, s]`` (zero padding, ``reach_w`` zeros after the
+      block), and a last row of ones;
+    * the upstream gradient, ``dZ_flat[f, front + t] = dZ[n, f, r, s]`` for ``r < H_out``,
+      ``s < W_out`` and zero elsewhere, with ``front = reach_h*Wp + reach_w`` zeros in front
+      (``reach_h``, ``reach_w``: the rows and columns a window reaches beyond its corner).
+
+    Eq. (3.3) read as a correlation of the zero-padded dZ with the kernel,
+    ``dXpad[c, t] = sum_{f,i,j} W[f, c, i, j] dZ_flat[f, front + t - i*D*Wp - j*D]`` (the grid's
+    extra cells are zero, so nothing leaks from one image into the next). A shift by kernel
+    row i is a constant offset, so KH contiguous copies give
+    ``dZ_shifted[(i, f), s] = dZ_flat[f, s + (reach_h - i*D)*Wp]`` (``s = t + reach_w``) and one
+    matrix product for the whole block sums over (i, f) at once:
+    ``R[(j, c), s] = sum_{i,f} W[f, c, i, j] dZ_shifted[(i, f), s]``. A shift by kernel column j is
+    a view of R, so ``dXpad[c, t] = sum_j R[(j, c), t + reach_w - j*D]``: KW views added into one
+    contiguous output (a gather: no strided ``+=`` as in col2im).
+
+    Eq. (3.2) is the same pairing read the other way (the adjoint of X -> dX above):
+    ``dW[f, c, i, j] = sum_t dZ_shifted[(i, f), t + reach_w] X_shifted[(j, c), t]`` with KW shifted
+    copies of the input, ``X_shifted[(j, c), t] = X_flat[c, t + j*D]`` (small: the images are),
+    and a last row of ones: one matrix product per block gives dW and, from the row of ones,
+    eq. (3.1)'s ``db`` (kernel row 0's copy of dZ holds every entry of dZ).
+    """
+    N, C, H, Wd = X.shape
+    F = dZ3.shape[1]
+    CK = C * KH * KW
+    reach_h, reach_w = D[0] * (KH - 1), D[1] * (KW - 1)  # rows / columns a window reaches beyond its corner
+    Hp, Wp = H + 2 * pad[0], Wd + 2 * pad[1]
+    P = Hp * Wp  # grid cells per image
+    front = reach_h * Wp + reach_w  # zeros in front of dZ's first cell
+    nb = block_size(N, (C + F + KH * F + 2 * KW * C + 1) * P * dtype.itemsize)  # X, dZ, dZ_shifted, R, X_shifted
+    span = nb * P + reach_w  # columns of dZ_shifted and R: s = t + reach_w for t in [-reach_w, nb*P)
+    dZ_flat = np.zeros((F, front + nb * P), dtype=dtype)  # (F, front + nb*P), zero off the output cells
+    dZ_grid = dZ_flat[:, front:].reshape(F, nb, Hp, Wp)  # (F, nb, Hp, Wp)
+    X_flat = np.zeros((C, nb * P + reach_w), dtype=dtype)  # (C, nb*P + reach_w), padding stays zero
+    X_grid = X_flat[:, : nb * P].reshape(C, nb, Hp, Wp)  # (C, nb, Hp, Wp)
+    X_shifted = np.empty((KW * C + 1, nb * P), dtype=dtype)  # (KW*C + 1, nb*P): rows (j, c), then ones
+    X_shifted[KW * C] = 1.0  # the row of ones: db
+    X_shifted3 = X_shifted[: KW * C].reshape(KW, C, nb * P)  # (KW, C, nb*P)
+    # W_by_col[(j, c), (i, f)] = W[f, c, i, j]
+    W_by_col = W2T.reshape(C, KH, KW, F).transpose(2, 0, 1, 3).reshape(KW * C, KH * F)  # (KW*C, KH*F)
+    dZ_shifted = np.empty((KH * F, span), dtype=dtype)  # (KH*F, span): rows (i, f)
+    dZ_shifted3 = dZ_shifted.reshape(KH, F, span)  # (KH, F, span)
+    R = np.empty((KW * C, span), dtype=dtype)  # (KW*C, span): rows (j, c)
+    R3 = R.reshape(KW, C, span)  # (KW, C, span)
+    dW_part = np.empty((KH * F, KW * C + 1), dtype=dtype)  # (KH*F, KW*C + 1)
+    dW_rows = np.zeros((KH * F, KW * C + 1), dtype=dtype)  # dW[f, c, i, j] = dW_rows[i*F + f, j*C + c], db last
+    dX = np.empty((N, C, H, Wd), dtype=dtype)  # (N, C, H, W)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        cells = m * P
+        X_grid[:, :m, pad[0] : pad[0] + H, pad[1] : pad[1] + Wd] = X[n0:n1].transpose(1, 0, 2, 3)
+        dZ_grid[:, :m, :Ho, :Wo] = dZ3[n0:n1].reshape(m, F, Ho, Wo).transpose(1, 0, 2, 3)
+        for i in range(KH):  # dZ shifted by kernel row i: KH contiguous copies
+            start = (reach_h - i * D[0]) * Wp
+            dZ_shifted3[i, :, : cells + reach_w] = dZ_flat[:, start : start + cells + reach_w]
+        # eq. (3.2) and (3.1): dW_rows += dZ_shifted[:, reach_w + t] @ X_shifted[:, t].T over the block's cells t
+        for j in range(KW):
+            X_shifted3[j, :, :cells] = X_flat[:, j * D[1] : j * D[1] + cells]
+        np.matmul(dZ_shifted[:, reach_w : reach_w + cells], X_shifted[:, :cells].T, out=dW_part)  # (KH*F, KW*C + 1)
+        dW_rows += dW_part
+        # eq. (3.3): R = W_by_col @ dZ_shifted, then dX = sum of the KW shifted views of R
+        np.matmul(W_by_col, dZ_shifted[:, : cells + reach_w], out=R[:, : cells + reach_w])  # (KW*C, cells + reach_w)
+        views = []
+        for j in range(KW):
+            start = reach_w - j * D[1]
+            grid = R3[j, :, start : start + cells].reshape(C, m, Hp, Wp)  # (C, m, Hp, Wp)
+            views.append(grid[:, :, pad[0] : pad[0] + H, pad[1] : pad[1] + Wd].transpose(1, 0, 2, 3))
+        out = dX[n0:n1]  # (m, C, H, W), contiguous
+        if len(views) == 1:  # a kernel one column wide
+            np.copyto(out, views[0])
+        else:
+            np.add(views[0], views[1], out=out)
+            for view in views[2:]:
+                np.add(out, view, out=out)
+    dW = dW_rows[:, : KW * C].reshape(KH, F, KW, C).transpose(1, 3, 0, 2)  # (F, C, KH, KW)
+    return dX, np.ascontiguousarray(dW).reshape(F, CK), dW_rows[:F, KW * C].copy()

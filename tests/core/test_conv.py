@@ -513,3 +513,33 @@ def test_bad_input_helpers(name, call, exc, message):
         call()
     assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
     assert str(info.value).startswith(f"{name}: {message}"), str(info.value)
+
+
+# The fast path's size-dependent routes (cnnlib/_conv_fast.py): stride 1 batches small images into
+# one product per block (SMALL_IMAGE_BYTES) and keeps one product per image for larger ones; blocks
+# are sized by BLOCK_BYTES (here small, so that a batch needs several blocks and the last one is
+# short), and very large images are done a chunk or band of output rows at a time. Every route agrees
+# with the loops.
+@pytest.mark.parametrize("route", ["batched", "per image"])
+@pytest.mark.parametrize("block_bytes", [1, 700, 5000, 1 << 21])
+@pytest.mark.parametrize(
+    ("shape", "kwargs"),
+    [
+        ((5, 2, 6, 5), {"padding": 1}),
+        ((4, 3, 5, 7), {"padding": (0, 2), "dilation": (2, 1)}),
+        ((3, 1, 7, 6), {}),
+    ],
+)
+def test_fast_routes_and_block_sizes_agree_with_the_loops(monkeypatch, route, block_bytes, shape, kwargs):
+    monkeypatch.setattr(_conv_fast, "SMALL_IMAGE_BYTES", 1 << 40 if route == "batched" else 0)
+    monkeypatch.setattr(_conv_fast, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(block_bytes + len(route))
+    X = rng.standard_normal(shape)
+    W = rng.standard_normal((3, shape[1], 3, 2))
+    b = rng.standard_normal(3)
+    Z, cache = cnnlib.conv2d_forward(X, W, b, **kwargs)
+    Z_loop, cache_loop = cnnlib.conv2d_forward_naive(X, W, b, **kwargs)
+    _close(Z, Z_loop)
+    dZ = rng.standard_normal(Z.shape)
+    for g, g_loop in zip(cnnlib.conv2d_backward(dZ, cache), cnnlib.conv2d_backward_naive(dZ, cache_loop), strict=True):
+        _close(g, g_loop)
