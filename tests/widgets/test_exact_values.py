@@ -21,24 +21,13 @@ from matplotlib.colors import to_rgb
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from _digits import digits_data, digits_explorer  # noqa: E402
+from _explorers import EXPLORERS, digits_data, digits_explorer  # noqa: E402
 
 from cnnlib import softmax, softmax_cross_entropy  # noqa: E402
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib.viz._style import ROUTE_COLORS  # noqa: E402
 from cnnlib.widgets._controls import FloatSlider, IntSlider, NumberBox, parse_number  # noqa: E402
 from cnnlib.widgets._explorer import pair_colors  # noqa: E402
-
-EXPLORERS = {
-    "conv_forward": W.conv_forward_explorer,
-    "conv_backward": W.conv_backward_explorer,
-    "pool_backward": W.pool_backward_explorer,
-    "pipeline": W.pipeline_explorer,
-    "dense_softmax": W.dense_softmax_explorer,
-    "channels": W.channels_explorer,
-    "digits": digits_explorer,
-    "im2col": W.im2col_explorer,
-}
 
 
 def _chapter06():

@@ -17,7 +17,7 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from _digits import digits_explorer  # noqa: E402
+from _explorers import EXPLORERS  # noqa: E402
 
 from cnnlib import widgets as W  # noqa: E402
 from cnnlib.widgets._controls import Guarded  # noqa: E402
@@ -101,18 +101,6 @@ def _largest(ex):
         for name, v in st.items():
             ex.controls[name].value = v
         yield
-
-
-EXPLORERS = {
-    "conv_forward": W.conv_forward_explorer,
-    "conv_backward": W.conv_backward_explorer,
-    "pool_backward": W.pool_backward_explorer,
-    "pipeline": W.pipeline_explorer,
-    "dense_softmax": W.dense_softmax_explorer,
-    "channels": W.channels_explorer,
-    "digits": digits_explorer,
-    "im2col": W.im2col_explorer,
-}
 
 
 @pytest.mark.parametrize("name", sorted(EXPLORERS))

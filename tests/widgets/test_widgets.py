@@ -23,7 +23,8 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _digits import digits_explorer  # noqa: E402
+from _explorers import EXPLORERS as ALL_EXPLORERS  # noqa: E402
+from _explorers import MOVING_CONTROL  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
@@ -36,15 +37,8 @@ from cnnlib.widgets import channels, conv_backward, conv_forward, pool_backward 
 from cnnlib.widgets._controls import NumberBox, pattern  # noqa: E402
 from cnnlib.widgets._raster import Font, text_origin  # noqa: E402
 
-EXPLORERS = {
-    "conv_forward": W.conv_forward_explorer,
-    "conv_backward": W.conv_backward_explorer,
-    "pool_backward": W.pool_backward_explorer,
-    "pipeline": W.pipeline_explorer,
-    "dense_softmax": W.dense_softmax_explorer,
-    "digits": digits_explorer,
-    "im2col": W.im2col_explorer,
-}
+# channels_explorer has a test module of its own (test_widgets_channels.py)
+EXPLORERS = {name: make for name, make in ALL_EXPLORERS.items() if name != "channels"}
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -374,16 +368,7 @@ def test_every_control_swept_over_its_range(name):
 @pytest.mark.parametrize("name", sorted(EXPLORERS))
 def test_a_move_sends_a_new_image(name):
     ex = EXPLORERS[name]()
-    # a control that changes the picture in every explorer
-    control = {
-        "conv_forward": "position",
-        "conv_backward": "row",
-        "pool_backward": "window",
-        "pipeline": "pixel value",
-        "dense_softmax": "y",
-        "digits": "digit",
-        "im2col": "column",
-    }[name]
+    control = MOVING_CONTROL[name]
     w = ex.controls[control]
     before = png(ex)
     values = [v for v in values_for(w) if v != w.value]
@@ -633,15 +618,7 @@ def test_dense_softmax_modes_and_extremes():
 @pytest.mark.parametrize("name", sorted(EXPLORERS))
 def test_no_figure_leak_over_200_updates(name):
     ex = EXPLORERS[name]()
-    control = {
-        "conv_forward": "position",
-        "conv_backward": "row",
-        "pool_backward": "window",
-        "pipeline": "pixel value",
-        "dense_softmax": "y",
-        "digits": "digit",
-        "im2col": "column",
-    }[name]
+    control = MOVING_CONTROL[name]
     w = ex.controls[control]
     values = values_for(w)
     before = len(plt.get_fignums())
