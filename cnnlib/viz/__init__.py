@@ -18,8 +18,8 @@ Conventions shared by every figure:
   routes from the panel (an input X or A follows ``signed_input``, by default its data).
   The rule lives in ``_style`` (``colour_limits``, ``cmap_for``, ``rgb``), shared with
   the explorers;
-* every figure ends with a colour key naming the scales it uses (``add_colour_key``;
-  call it on a figure composed with ``heatmap(ax=...)``);
+* every figure ends with a colour key naming the scales it uses (``add_colour_key``),
+  also a figure composed of ``heatmap(ax=...)`` panels: each panel rewrites its figure's key;
 * no text is smaller than 9 px at the dpi a notebook shows figures at (100): numbers that
   do not fit their cells are left out and tick labels thinned out, never shrunk;
 * indices printed on the axes are 0-based, as in the code;

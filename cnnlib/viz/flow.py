@@ -464,7 +464,7 @@ def _seed003_spec(values):
         ("A", (), "A", "\u03b4A", "ReLU", False, False),
         ("P", (), "P", "\u03b4P", "max-pool 2\u00d72", False, False),
         ("p", (), "p", "\u03b4p", "flatten", False, False),
-        ("s", (), "s", "\u03b4s = \u0177 \u2212 y", "U p + c", False, True),
+        ("s", (), "s", "\u03b4s = \u0177 \u2212 y", "p U\u1d40 + c", False, True),
         ("yhat", ("\u0177",), "\u0177", "\u03b4\u0177", "softmax", False, False),
         ("L", (), "L", "\u03b4L", loss, True, False),
     ]

@@ -40,6 +40,7 @@ from ._style import (
 
 __all__ = [
     "KEY_PT",
+    "TICK_MIN_PT",
     "Decimals",
     "Heatmap",
     "add_colour_key",
@@ -78,9 +79,14 @@ def fontsize_for(cell_in: float, nchars: int, *, largest: float = 11.0) -> float
     return float(min(largest, 0.42 * cell_pt, 1.5 * cell_pt / max(nchars, 1)))
 
 
+#: the smallest tick label (pt): 9.7 px at the book's dpi, a little above ``MIN_FONT_PT`` so that
+#: indices under small cells stay easy to read; ``tick_positions`` thins them out where they do not fit
+TICK_MIN_PT = 7.0
+
+
 def tick_fontsize(cell_in: float) -> float:
-    """Tick-label size (pt) for cells ``cell_in`` inches wide: 0.32 of a cell, from ``MIN_FONT_PT`` to 9."""
-    return float(np.clip(cell_in * 72 * 0.32, MIN_FONT_PT, 9.0))
+    """Tick-label size (pt) for cells ``cell_in`` inches wide: 0.32 of a cell, from ``TICK_MIN_PT`` to 9."""
+    return float(np.clip(cell_in * 72 * 0.32, TICK_MIN_PT, 9.0))
 
 
 def check_nonnegative(fn: str, what: str, values: np.ndarray, hint: str = _DIVERGING_HINT) -> None:
@@ -420,6 +426,11 @@ def draw_heatmap(
     return panel
 
 
+#: the notes and font size each figure's key was last written with, so that a panel drawn later
+#: (``heatmap(ax=...)``) rewrites the key with the same notes
+_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def add_colour_key(fig, notes: str = "", *, fontsize: float = KEY_PT):
     """Write under ``fig`` which colour scales its heatmap panels use, after ``notes`` (if any).
 
@@ -427,9 +438,11 @@ def add_colour_key(fig, notes: str = "", *, fontsize: float = KEY_PT):
     (signed, white = 0); grey = magnitude of a non-negative value", naming only the scales
     drawn; panels with a caller's ``cmap`` are not described. ``notes`` (an equation, the
     sums of a route) come first, the key last, as the figure's ``supxlabel``. Every figure
-    ``cnnlib.viz`` makes ends with one; call it on a figure composed with ``heatmap(ax=...)``.
+    ``cnnlib.viz`` makes ends with one, and ``heatmap(ax=...)`` rewrites the key of the figure
+    it draws into, so a figure composed of heatmap panels names its scales without a call.
     Returns the ``supxlabel`` Text, or None when there is nothing to write.
     """
+    _KEYS[fig] = (notes, fontsize)
     kinds = {p.signed for p in map(heatmap_of, fig.axes) if p is not None and p.cmap is None}
     text = "\n".join(t for t in (notes, _key_text(kinds, fig.get_size_inches()[0], fontsize)) if t)
     if not text:
@@ -484,8 +497,9 @@ def heatmap(
         receptive field, a pooling window); colours cycle through ``ROUTE_COLORS``.
     colorbar : add a colour bar.
 
-    A new figure (``ax=None``) ends with a one-line colour key (``add_colour_key``); a
-    given ``ax`` leaves the key to its figure's owner. Cell numbers and tick labels are never
+    The figure ends with a one-line colour key (``add_colour_key``), also when the panel
+    is drawn into a given ``ax``: each call rewrites the key of that figure, so a figure
+    composed of several ``heatmap`` panels names every scale it uses. Cell numbers and tick labels are never
     smaller than 9 px: numbers that do not fit are left out, tick labels thinned out.
     ``update_heatmap(ax, new_data)`` redraws the same Axes in place (fast, for widgets).
     """
@@ -533,8 +547,9 @@ def heatmap(
         colorbar=colorbar,
         cell_in=cell,
     )
-    if new:
-        add_colour_key(ax.figure)
+    # a new figure gets its key; a composed one has it rewritten to name every scale drawn so far
+    notes, fontsize = _KEYS.get(ax.figure, ("", KEY_PT))
+    add_colour_key(ax.figure, notes, fontsize=fontsize)
     return ax
 
 

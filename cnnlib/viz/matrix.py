@@ -14,7 +14,7 @@ from .._validate import as_array, int_tuple, nonnegative_pair, positive_pair
 from ..conv import conv_output_size
 from ._figure import new_figure, styled
 from ._style import GRID, INK, MAX_WIDTH, MIN_FONT_PT, MUTED, ROUTE_COLORS, text_color
-from .heatmap import cell_grid, fontsize_for
+from .heatmap import TICK_MIN_PT, cell_grid, fontsize_for
 
 __all__ = ["conv_matrix_figure"]
 
@@ -57,13 +57,19 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         palette = [cm(k % 20)[:3] for k in range(n_entries)]
     light = [tuple(0.55 * np.array(p) + 0.45) for p in palette]  # lighter fill so numbers stay legible
     fixed_w = 1.7  # inches: row labels, the gap between the panels, margins
-    cell = float(np.clip((MAX_WIDTH - fixed_w) / (KW + Cc), 0.14, 0.45))
+    fmt = Formatter(fn, None, W2)
+    labels = [fmt(v) for v in W2.reshape(-1)]
+    nchars = max(len(s) for s in labels)
+    # the kernel's cells hold its numbers at 8 pt or more; T's cells share what is left of the column
+    kcell = float(np.clip(nchars * 8.0 / 1.5 / 72, 0.3, 0.45))
+    cell = float(np.clip((MAX_WIDTH - fixed_w - KW * kcell) / Cc, 0.14, 0.45))
+    kcell = max(kcell, cell)
     legend_rows = math.ceil((n_entries + 1) / 5)
-    tick_fs = float(np.clip(cell * 72 * 0.3, MIN_FONT_PT, 8.5))
+    tick_fs = float(np.clip(cell * 72 * 0.5, TICK_MIN_PT, 8.5))
     label_h = len(f"X[{hw[0] - 1},{hw[1] - 1}]") * 0.62 * tick_fs / 72  # the rotated column labels
-    fig_h = max(R, KH) * cell + label_h + 0.35 + 0.22 * legend_rows + 0.35
-    fig = new_figure((KW + Cc) * cell + fixed_w, fig_h)
-    axs = fig.subplots(1, 2, width_ratios=[KW, Cc])
+    fig_h = max(R * cell, KH * kcell) + label_h + 0.35 + 0.22 * legend_rows + 0.2
+    fig = new_figure(KW * kcell + Cc * cell + fixed_w, fig_h)
+    axs = fig.subplots(1, 2, width_ratios=[KW * kcell, Cc * cell])
     for ax, data, ids in ((axs[0], W2, np.arange(n_entries).reshape(KH, KW)), (axs[1], T, tie)):
         h, w = data.shape
         rgb = np.ones((h, w, 3))
@@ -75,9 +81,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         cell_grid(ax, h, w, 0.6)
         for spine in ax.spines.values():
             spine.set_edgecolor(MUTED)
-    fmt = Formatter(fn, None, W2)
-    labels = [fmt(v) for v in W2.reshape(-1)]
-    fs = fontsize_for(cell, max(len(s) for s in labels))
+    fs = fontsize_for(cell, nchars)
     show_numbers = (annotate is None or bool(annotate)) and fs >= MIN_FONT_PT  # never shrunk below 9 px
     for r in range(KH):
         for c in range(KW):
@@ -87,7 +91,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
                 f"{labels[r * KW + c]}",
                 ha="center",
                 va="center",
-                fontsize=max(fs, 7),
+                fontsize=fontsize_for(kcell, nchars),
                 color=text_color(light[r * KW + c]),
                 gid="cnnlib-value",
             )
@@ -113,7 +117,7 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     )
     axs[0].set_xticks(range(KW))
     axs[0].set_yticks(range(KH))
-    axs[0].tick_params(labelsize=8)
+    axs[0].tick_params(labelsize=8.5)
     axs[0].xaxis.tick_top()
     axs[0].set_title("kernel W", fontsize=10)
     # labels are stacked along both axes (the column labels are rotated): each needs 1.2 font heights

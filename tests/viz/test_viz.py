@@ -1060,6 +1060,29 @@ def test_every_figure_names_its_colour_scales(name):
         plt.close(fig)
 
 
+def test_a_figure_composed_of_heatmap_panels_names_its_scales():
+    """``heatmap(ax=...)`` rewrites its figure's key: it names every scale drawn, and only those."""
+    fig, axs = plt.subplots(1, 2, layout="constrained")
+    try:
+        viz.heatmap(O, ax=axs[0], diverging=False)
+        key = fig.get_supxlabel().replace("\n", " ")
+        assert "grey = magnitude" in key and "red + / blue" not in key
+        viz.heatmap(D, ax=axs[1], diverging=True)
+        key = fig.get_supxlabel().replace("\n", " ")
+        assert "grey = magnitude" in key and "red + / blue \u2212 (signed, white = 0)" in key
+    finally:
+        plt.close(fig)
+    # a figure whose key carries notes (a route's sums) keeps them when a panel is added
+    fig = viz.conv_dW_route(O, D, (2, 2), (0, 1))
+    try:
+        notes = fig.get_supxlabel().split("\ncolours:")[0]
+        extra = fig.add_axes([0.9, 0.9, 0.05, 0.05])
+        viz.heatmap(np.ones((1, 1)), ax=extra, diverging=False)
+        assert fig.get_supxlabel().startswith(notes) and "colours:" in fig.get_supxlabel()
+    finally:
+        plt.close(fig)
+
+
 # --------------------------------------------------------------------------- one number format
 
 
