@@ -6,6 +6,7 @@ kept), never modifies its inputs, and comes as a ``*_forward(...) -> (out, cache
 each one; docstrings name the notebook and equation.
 """
 
+from ._format import set_printoptions  # noqa: F401  (NumPy prints arrays in the book's number format)
 from .activations import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .convmatrix import *  # noqa: F401,F403

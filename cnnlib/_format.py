@@ -14,7 +14,8 @@ the whole array), never a reason to drop a digit.
 * :func:`cell_labels` — the labels of a whole array (explorers' and figures' cells);
 * :func:`cell_label` — one value on its own, in the same format;
 * :func:`readout_number` — significant digits, for an explorer's text read-out;
-* :func:`factor` — a number inside a product, bracketed when negative: ``(−0.5)``.
+* :func:`factor` — a number inside a product, bracketed when negative: ``(−0.5)``;
+* :func:`set_printoptions` — NumPy's printed arrays in the same style (``46``, not ``46.``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "cell_label",
     "readout_number",
     "factor",
+    "set_printoptions",
 ]
 
 MINUS = "\u2212"
@@ -136,3 +138,28 @@ def readout_number(v: float, digits: int = 4) -> str:
 def factor(s: str) -> str:
     """A formatted number as a factor of a product: ``(−0.5)`` for a negative one, unchanged otherwise."""
     return f"({s})" if s.startswith(MINUS) else s
+
+
+def set_printoptions(precision: int = 4) -> None:
+    """Make NumPy print float arrays the way the book's figures write numbers; call once per notebook.
+
+    Each entry has at most ``precision`` decimals, without trailing zeros and without a
+    trailing ``.`` (``46``, ``3.5``, ``0.0625``, never ``46.``), exact zero (also ``-0.0`` and
+    what rounds to zero) as ``0``, and a true minus sign; entries are right-aligned to one
+    width, so the columns of a printed matrix line up. Integer arrays print as NumPy prints
+    them. Changes NumPy's global print options (``np.set_printoptions``).
+    """
+    if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 12:
+        raise ValueError(f"set_printoptions: precision must be an int from 0 to 12, got {precision!r}")
+    width = precision + 3  # "−0." and the decimals: a column of numbers below 10 in magnitude lines up
+
+    def entry(v) -> str:
+        v = float(v)
+        if not math.isfinite(v):
+            s = "nan" if math.isnan(v) else ("inf" if v > 0 else MINUS + "inf")
+        else:
+            s = np.format_float_positional(v, precision=precision, unique=True, trim="-")
+            s = "0" if s in ("0", "-0") else s.replace("-", MINUS)
+        return s.rjust(width)
+
+    np.set_printoptions(precision=precision, suppress=True, linewidth=110, formatter={"float_kind": entry})

@@ -1086,6 +1086,30 @@ def test_a_figure_composed_of_heatmap_panels_names_its_scales():
 # --------------------------------------------------------------------------- one number format
 
 
+def test_printed_arrays_follow_the_book_number_format():
+    """``cnnlib.set_printoptions``: no trailing ``.``, a true minus, zero as 0, aligned columns."""
+    import cnnlib
+
+    saved = np.get_printoptions()
+    try:
+        cnnlib.set_printoptions(precision=4)
+        text = str(np.array([[46.0, 3.5, -0.25], [0.0, -0.0, 1e-9], [0.0625, -0.12345, np.nan]]))
+        rows = text.replace("[", " ").replace("]", " ").splitlines()
+        assert [r.split() for r in rows] == [
+            ["46", "3.5", MINUS + "0.25"],
+            ["0", "0", "0"],
+            ["0.0625", MINUS + "0.1235", "nan"],
+        ]
+        assert "." + " " not in text and "-" not in text and "46." not in text
+        ends = {len(r.rstrip()) for r in rows}  # right-aligned: every row ends in the same column
+        assert len(ends) == 1
+        assert str(np.arange(3)) == "[0 1 2]"  # integer arrays as NumPy prints them
+        with pytest.raises(ValueError, match=r"^set_printoptions: precision must be an int"):
+            cnnlib.set_printoptions(precision=-1)
+    finally:
+        np.set_printoptions(**saved)
+
+
 def test_one_number_format_in_figures_and_explorers():
     from cnnlib._format import auto_decimals, cell_label, cell_labels, format_number
 
