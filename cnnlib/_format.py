@@ -78,6 +78,9 @@ def format_number(v: float, decimals: int | None = 2) -> str:
 class Formatter:
     """Turn numbers into cell labels: user ``fmt`` (format spec, ``'{:...}'`` string or callable) or automatic.
 
+    A format spec or ``'{:...}'`` string keeps the book's signs: a true minus (U+2212), and
+    no sign on a value that the format shows as zero (``-0.04`` with ``'.1f'`` is ``0.0``).
+
     ``fn`` names the public function for error messages; with ``fmt=None`` the decimals
     come from :func:`auto_decimals` of ``values``.
     """
@@ -99,9 +102,12 @@ class Formatter:
             return format_number(v, self.decimals)
         if callable(self.fmt):
             return str(self.fmt(v))
-        if "{" in self.fmt:
-            return self.fmt.format(v)
-        return format(v, self.fmt)
+        s = self.fmt.format(v) if "{" in self.fmt else format(v, self.fmt)
+        # the book's signs in a user's format too: a true minus, and no sign on a value shown as zero
+        zero = self.fmt.format(0.0) if "{" in self.fmt else format(0.0, self.fmt)
+        if s.startswith("-") and s[1:] == zero:
+            s = zero
+        return s.replace("-", MINUS)
 
 
 def cell_labels(values) -> list:

@@ -65,7 +65,6 @@ def _wrap_op(op: str, width: int = 14) -> str:
     return "\n".join(textwrap.wrap(op, width=width, break_long_words=False, break_on_hyphens=False)) or op
 
 
-_NEUTRAL = mcolors.ListedColormap(["#ffffff"], name="cnnlib_neutral")
 _GRAD_INK = "#b2182b"
 
 
@@ -139,18 +138,19 @@ def _parse_stages(fn, stages, ops):
     return parsed
 
 
-def _neutral(panels: list[np.ndarray]) -> bool:
-    """A stage of single numbers: drawn as plain white cells, on no colour scale."""
+def _scalar(panels: list[np.ndarray]) -> bool:
+    """A stage of single numbers (a score, a probability, the loss, their δs)."""
     return all(p.size == 1 for p in panels)
 
 
-def _stage_style(fn: str, st: _Stage, gradient: bool, signed: bool) -> _StageStyle:
-    """One colour scale for all channels of a stage's values (``signed`` by meaning) or δs (always signed)."""
+def _stage_style(fn: str, st: _Stage, gradient: bool, signed: bool, limits=None) -> _StageStyle:
+    """One colour scale for all channels of a stage's values (``signed`` by meaning) or δs (always signed).
+
+    ``limits`` replaces the stage's own colour limits (the scale shared by the strip's single numbers).
+    """
     panels = st.grads if gradient else st.values
     allv = np.concatenate([p.reshape(-1) for p in panels])
     fmt = Decimals(auto_decimals(allv))
-    if _neutral(panels):  # on no colour scale, so of any sign
-        return _StageStyle(fmt, signed=True, cmap=_NEUTRAL)
     signed = signed or gradient
     if not signed:
         check_nonnegative(
@@ -159,8 +159,34 @@ def _stage_style(fn: str, st: _Stage, gradient: bool, signed: bool) -> _StageSty
             allv,
             "name a signed stage (a pre-activation or weight) in signed=",
         )
-    vmin, vmax = colour_limits(allv, signed=signed)
+    vmin, vmax = limits if limits is not None else colour_limits(allv, signed=signed)
     return _StageStyle(fmt, signed=signed, vmin=vmin, vmax=vmax)
+
+
+def _styles(fn: str, parsed: list[_Stage], signed) -> list[tuple[_StageStyle, _StageStyle | None]]:
+    """The (values, δs) style of every stage.
+
+    A single number has no neighbours of its own to be compared with, so the strip's single
+    numbers share scales: the signed ones of the value row one diverging scale, its
+    non-negative ones one grey scale, and the single δs one diverging scale. A single
+    number thus keeps the colour of its meaning (sign by hue, size by depth) and can be
+    compared with the other single numbers of its row.
+    """
+    groups: dict[tuple[bool, bool], list[float]] = {}
+    for st in parsed:
+        for gradient, panels in ((False, st.values), (True, st.grads)):
+            if panels and _scalar(panels):
+                key = (gradient, gradient or st.name in signed)
+                groups.setdefault(key, []).extend(float(p.reshape(-1)[0]) for p in panels)
+    limits = {key: colour_limits(np.array(v), signed=key[1]) for key, v in groups.items()}
+
+    def style(st, gradient):
+        panels = st.grads if gradient else st.values
+        is_signed = gradient or st.name in signed
+        shared = limits[(gradient, is_signed)] if _scalar(panels) else None
+        return _stage_style(fn, st, gradient, is_signed, shared)
+
+    return [(style(st, False), style(st, True) if st.grads else None) for st in parsed]
 
 
 @styled
@@ -181,8 +207,9 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
     Colours follow meaning: gradients are always signed (diverging, centred at 0);
     ``signed`` names the stages whose values are signed (pre-activations, weights,
     standardised inputs); every other stage's values are non-negative (grey from 0) and a
-    negative entry raises ``ValueError``. A stage of single numbers is drawn as plain white
-    cells. A colour key ends the figure. ``update_flow(fig, stages)`` redraws it in place
+    negative entry raises ``ValueError``. Single numbers (a score, ŷ, the loss and their δs)
+    share one scale per row and meaning, so they compare with each other. A colour key ends
+    the figure. ``update_flow(fig, stages)`` redraws it in place
     with new numbers. Returns the ``Figure``.
     """
     fn = "gradient_flow"
@@ -194,10 +221,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
     if unknown:
         raise ValueError(f"{fn}: signed names stages that are not in the strip: {unknown} (stages: {names})")
     signed = frozenset(signed)
-    styles = [
-        (_stage_style(fn, st, False, st.name in signed), _stage_style(fn, st, True, True) if st.grads else None)
-        for st in parsed
-    ]
+    styles = _styles(fn, parsed, signed)
     kinds = {style.signed for pair in styles for style in pair if style is not None and style.cmap is None}
     ops = [str(o) for o in ops]
     n = len(parsed)
@@ -375,11 +399,11 @@ def update_flow(fig, stages, grads=None):
     parsed = _parse_stages(fn, stages, None)
     if _signature(parsed) != flow.signature:
         raise ValueError(f"{fn}: stages must have the figure's names and channel counts {flow.signature}")
-    for st, (drawn_v, drawn_g) in zip(parsed, flow.panels):
-        for panels, drawn, gradient in ((st.values, drawn_v, False), (st.grads, drawn_g, True)):
+    styles = _styles(fn, parsed, flow.signed)
+    for st, (drawn_v, drawn_g), (style_v, style_g) in zip(parsed, flow.panels, styles):
+        for panels, drawn, style in ((st.values, drawn_v, style_v), (st.grads, drawn_g, style_g)):
             if not panels:
                 continue
-            style = _stage_style(fn, st, gradient, st.name in flow.signed)
             for p, panel in zip(panels, drawn):
                 if p.shape != panel.shape:
                     raise ValueError(f"{fn}: stage {st.name!r} changed shape to {p.shape}")

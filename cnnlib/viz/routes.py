@@ -74,6 +74,15 @@ def pool_routes(fig) -> list[PoolRoute]:
     return _POOL_ROUTES[fig]
 
 
+def _names(fn: str, names, n: int) -> tuple[str, ...]:
+    """The ``n`` array names a route picture writes in its titles (the book's letters by default)."""
+    if isinstance(names, str) or not isinstance(names, (tuple, list)) or len(names) != n:
+        raise TypeError(f"{fn}: names must be a tuple of {n} strings, got {names!r}")
+    if not all(isinstance(t, str) and t for t in names):
+        raise TypeError(f"{fn}: names must be non-empty strings, got {names!r}")
+    return tuple(names)
+
+
 def _input_signed(fn: str, what: str, values: np.ndarray, signed_input) -> bool:
     """Whether an input is drawn as signed: ``signed_input``, or (None) whether it has a negative entry."""
     if signed_input is None:
@@ -105,7 +114,7 @@ def _pool_windows(A: np.ndarray, size, stride):
 
 
 @styled
-def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_input=None):
+def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_input=None, names=("A", "P")):
     """Max-pool backward as routes: each δ of P goes to the winning cell of its window (chapter 04, eq. 4.2).
 
     Each winning cell of A (first maximum in row-major order, from ``maxpool2d_forward``)
@@ -121,9 +130,12 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
     sequence of three Axes (A, δP, δA) of one figure to draw into (the notes and colour key
     are written under that figure). δP and δA are signed; ``signed_input`` says whether A is
     (``True``: a pre-activation, ``False``: activations ≥ 0; ``None``, the default: signed
-    when A has a negative entry). Returns the ``Figure``.
+    when A has a negative entry). ``names`` are the book's names of the pooled map and of the
+    pooling output in the titles and sums, e.g. ``("A1", "P1")`` for seed 002 (chapter 06).
+    Returns the ``Figure``.
     """
     fn = "maxpool_routes"
+    nA, nP = _names(fn, names, 2)
     A2 = as_2d(fn, "A", A)
     dP2 = as_2d(fn, "dP", dP)
     S_in = size if stride is None else stride
@@ -161,7 +173,7 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
     cell_color = {rc: route_color(n) for n, rc in enumerate(winners_by_cell)}
     colors = [cell_color[w.winner] for w in windows]
     stride_txt = SH if SH == SW else (SH, SW)
-    title_a = f"A: {KH}\u00d7{KW} windows, stride {stride_txt}" + (" (overlapping)" if overlap else "")
+    title_a = f"{nA}: {KH}\u00d7{KW} windows, stride {stride_txt}" + (" (overlapping)" if overlap else "")
     stA = draw_heatmap(fn, axs[0], A2, title=title_a, cell_in=cell, signed=a_signed)
     cell_in = cell or cell_inches(axs[0], H, W)
     lw = float(np.clip(cell_in * 5, 1.3, 2.6))
@@ -188,10 +200,10 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
                 gid="cnnlib-count",
             )
             t.set_path_effects([patheffects.withStroke(linewidth=2, foreground="white")])
-    stP = draw_heatmap(fn, axs[1], dP2, title="\u03b4P (upstream)", signed=True, cell_in=cell)
+    stP = draw_heatmap(fn, axs[1], dP2, title=f"\u03b4{nP} (upstream)", signed=True, cell_in=cell)
     for k, (pu, pv, *_rest) in enumerate(windows):
         stP.mark(pu, pv, 1, 1, colors[k], lw, inset=0.07)
-    draw_heatmap(fn, axs[2], dA, title="\u03b4A = routed \u03b4P", signed=True, cell_in=cell)
+    draw_heatmap(fn, axs[2], dA, title=f"\u03b4{nA} = routed \u03b4{nP}", signed=True, cell_in=cell)
     for rc in winners_by_cell:
         outline(axs[2], *rc, 1, 1, cell_color[rc], lw, inset=0.07, gid="cnnlib-winner")
     if arrows:
@@ -217,23 +229,25 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
     fmtA = Formatter(fn, None, dA)
     for cell_rc, ks in sorted(winners_by_cell.items()):
         if len(ks) > 1:
-            names = " + ".join(f"\u03b4P[{windows[k].pu},{windows[k].pv}]" for k in ks)
+            terms = " + ".join(f"\u03b4{nP}[{windows[k].pu},{windows[k].pv}]" for k in ks)
             nums = " + ".join(factor(fmtP(flat_dP[k])) for k in ks)
-            notes.append(f"\u03b4A[{cell_rc[0]},{cell_rc[1]}] = {names} = {nums} = {fmtA(dA[cell_rc])}")
+            notes.append(f"\u03b4{nA}[{cell_rc[0]},{cell_rc[1]}] = {terms} = {nums} = {fmtA(dA[cell_rc])}")
     if any(ties for *_, ties in windows):
         notes.append("dotted: a tie with the window's maximum; the first maximum in row-major order wins")
     covered = np.zeros(A2.shape, bool)
     for _, _, r0, c0, _, _ in windows:
         covered[r0 : r0 + KH, c0 : c0 + KW] = True
     if not covered.all():
-        notes.append(f"{int((~covered).sum())} cell(s) of A lie in no window and get \u03b4 = 0")
+        notes.append(f"{int((~covered).sum())} cell(s) of {nA} lie in no window and get \u03b4 = 0")
     add_colour_key(fig, "\n".join(notes), fontsize=8.5)
     _POOL_ROUTES[fig] = [PoolRoute((w.pu, w.pv), w.winner, float(flat_dP[k])) for k, w in enumerate(windows)]
     return fig
 
 
 @styled
-def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1, signed_input=None):
+def conv_dW_route(
+    X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1, signed_input=None, names=("X", "Z", "W")
+):
     """Where one kernel gradient comes from: ``dW[i, j] = Σ_{u,v} X[u*S + i*D, v*S + j*D] · δZ[u, v]``.
 
     Left: the input (zero-padded when ``padding > 0``; tick labels keep the original
@@ -244,9 +258,12 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     ``conv2d_backward``'s dW entry: chapter 03's eq. 3.2 (stride 1), chapter 08's eq. 8.3
     (stride, padding, dilation), chapter 07's eq. (2) (channels). Arguments as in
     ``conv_dW_terms``. δZ and dW are signed; ``signed_input`` says whether X is (``None``,
-    the default: signed when X has a negative entry). Returns the ``Figure``.
+    the default: signed when X has a negative entry). ``names`` are the book's names of the
+    input, the output and the kernel in the titles, e.g. ``("X", "Z1", "W1")`` for seed 002
+    (chapter 06). Returns the ``Figure``.
     """
     fn = "conv_dW_route"
+    nX, nZ, nW = _names(fn, names, 3)
     rs = dW_route(fn, X, dZ, kernel_shape, index, stride, padding, dilation)
     X3, dZ3, dW, (f, c, i, j) = rs.a, rs.b, rs.grad, rs.index
     S, P, D, (Ho, Wo) = rs.stride, rs.padding, rs.dilation, rs.out_size
@@ -261,12 +278,12 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
     axs = fig.subplots(1, 3, width_ratios=[Wp, Wo, max(KW, 1.5)])
     ctag = "" if X3.shape[0] == 1 else f"[{c}]"
     ftag = "" if dZ3.shape[0] == 1 else f"[{f}]"
-    entry = rs.name[1:]  # "W[1,2]" or "W[f,c,i,j]"
-    xtitle = f"X{ctag}: the cells {entry} met" + (f" (padded by {P[0] if P[0] == P[1] else P})" if any(P) else "")
+    entry = nW + rs.name[2:]  # "W[1,2]" or "W[f,c,i,j]", under the book's name of the kernel
+    xtitle = f"{nX}{ctag}: the cells {entry} met" + (f" (padded by {P[0] if P[0] == P[1] else P})" if any(P) else "")
     stX = draw_heatmap(fn, axs[0], Xp, title=xtitle, cell_in=cell, row_offset=-P[0], col_offset=-P[1], signed=x_signed)
-    stZ = draw_heatmap(fn, axs[1], dZ3[f], title=f"\u03b4Z{ftag}", signed=True, cell_in=cell)
+    stZ = draw_heatmap(fn, axs[1], dZ3[f], title=f"\u03b4{nZ}{ftag}", signed=True, cell_in=cell)
     stW = draw_heatmap(
-        fn, axs[2], dW[f, c], title=f"dW{'' if dW.shape[:2] == (1, 1) else f'[{f},{c}]'}", signed=True, cell_in=cell
+        fn, axs[2], dW[f, c], title=f"d{nW}{'' if dW.shape[:2] == (1, 1) else f'[{f},{c}]'}", signed=True, cell_in=cell
     )
     lw = float(np.clip(cell * 5, 1.3, 2.6))
     if any(P):
@@ -289,7 +306,8 @@ def conv_dW_route(X, dZ, kernel_shape, index, *, stride=1, padding=0, dilation=1
                     rc = (r0 + u * S[0], c0 + v * S[1])
                     outline(axs[0], *rc, 1, 1, MUTED, lw * 0.5, inset=0.2, linestyle=":", gid="cnnlib-touched")
     stW.mark(i, j, 1, 1, INK, lw * 1.2, inset=0.04)
-    add_colour_key(fig, rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
+    equation = rs.equation if nW == "W" else rs.equation.replace("dW[", f"d{nW}[", 1)
+    add_colour_key(fig, equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
     return fig
 
 

@@ -168,8 +168,9 @@ def test_heatmap_into_a_given_axes_creates_no_figure_and_1d_is_a_row():
     n = len(plt.get_fignums())
     out = viz.heatmap(np.array([1.0, -2.0, 3.5]), ax=ax, fmt=".1f", colorbar=True, diverging=True)
     assert out is ax and len(plt.get_fignums()) == n
-    assert [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"] == ["1.0", "-2.0", "3.5"]
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "cnnlib-value"] == ["1.0", MINUS + "2.0", "3.5"]
     assert len(fig.axes) == 2  # the colour bar
+    assert "colours:" in fig.get_supxlabel()  # a panel drawn into a figure writes its key
     plt.close(fig)
 
 
@@ -1060,6 +1061,26 @@ def test_every_figure_names_its_colour_scales(name):
         plt.close(fig)
 
 
+def test_route_pictures_write_the_names_they_are_given():
+    A = np.array([[1.0, 3.0, 0.0, 2.0], [3.0, 0.0, 1.0, 0.5]])
+    fig = viz.maxpool_routes(A, np.array([[1.0, -2.0]]), names=("A1", "P1"))
+    try:
+        titles = [ax.get_title() for ax in fig.axes]
+        assert titles[0].startswith("A1:") and titles[1].startswith("\u03b4P1") and titles[2].startswith("\u03b4A1")
+    finally:
+        plt.close(fig)
+    fig = viz.conv_dW_route(O, D, (2, 2), (0, 1), names=("X", "Z1", "W1"))
+    try:
+        assert [ax.get_title() for ax in fig.axes][1:] == ["\u03b4Z1", "dW1"]
+        assert fig.get_supxlabel().startswith("dW1[0,1] = ")
+    finally:
+        plt.close(fig)
+    with pytest.raises(TypeError, match=r"^maxpool_routes: names must be a tuple of 2 strings"):
+        viz.maxpool_routes(A, np.array([[1.0, -2.0]]), names="A1")
+    with pytest.raises(TypeError, match=r"^conv_dW_route: names must be a tuple of 3 strings"):
+        viz.conv_dW_route(O, D, (2, 2), (0, 1), names=("X", "Z"))
+
+
 def test_a_figure_composed_of_heatmap_panels_names_its_scales():
     """``heatmap(ax=...)`` rewrites its figure's key: it names every scale drawn, and only those."""
     fig, axs = plt.subplots(1, 2, layout="constrained")
@@ -1084,6 +1105,19 @@ def test_a_figure_composed_of_heatmap_panels_names_its_scales():
 
 
 # --------------------------------------------------------------------------- one number format
+
+
+def test_a_format_spec_keeps_the_book_signs():
+    from cnnlib._format import Formatter
+
+    f = Formatter("heatmap", ".1f", np.zeros(1))
+    assert [f(v) for v in (-1.25, -0.04, 0.0, 2.0)] == [MINUS + "1.2", "0.0", "0.0", "2.0"]
+    assert Formatter("heatmap", "{:.1e}", np.zeros(1))(-0.00123) == MINUS + "1.2e" + MINUS + "03"
+    ax = viz.heatmap(np.array([[-1.5, 0.25]]), fmt=".1f", diverging=True)
+    try:
+        assert [t.get_text() for t in ax.texts] == [MINUS + "1.5", "0.2"]
+    finally:
+        plt.close(ax.figure)
 
 
 def test_printed_arrays_follow_the_book_number_format():
