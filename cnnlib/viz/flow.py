@@ -14,7 +14,7 @@ import functools
 import textwrap
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -25,8 +25,16 @@ from matplotlib.patches import FancyArrowPatch
 from .._format import auto_decimals, format_number
 from .._validate import as_array
 from ._figure import new_figure, styled
-from ._style import INK, MAX_WIDTH, MUTED, colour_limits
-from .heatmap import Decimals, Heatmap, add_colour_key, check_nonnegative, draw_heatmap, key_height
+from ._style import INK, MAX_WIDTH, MIN_FONT_PT, MUTED, colour_limits
+from .heatmap import (
+    Decimals,
+    Heatmap,
+    add_colour_key,
+    check_nonnegative,
+    draw_heatmap,
+    fontsize_for,
+    key_height,
+)
 
 __all__ = ["Flow", "gradient_flow", "seed002_flow", "seed003_flow", "update_flow"]
 
@@ -107,6 +115,8 @@ class Flow:
     signed: frozenset[str]
     #: for seed002_flow / seed003_flow: (values, grads, fn) -> (stages, ops, signed stage names)
     stages_from_dicts: Callable | None = None
+    #: the side of a cell in inches, which the numbers' decimals are fitted to
+    cell: float | None = None
 
 
 _FLOWS: weakref.WeakKeyDictionary[Figure, Flow] = weakref.WeakKeyDictionary()
@@ -163,7 +173,30 @@ def _stage_style(fn: str, st: _Stage, gradient: bool, signed: bool, limits=None)
     return _StageStyle(fmt, signed=signed, vmin=vmin, vmax=vmax)
 
 
-def _styles(fn: str, parsed: list[_Stage], signed) -> list[tuple[_StageStyle, _StageStyle | None]]:
+def _fit_decimals(style: _StageStyle, panels: list[np.ndarray], cell: float) -> _StageStyle:
+    """``style`` with as many decimals as let the stage's numbers fit their cells at 9 px or more.
+
+    A stage's numbers all keep one number of decimals; where they would not fit at the
+    smallest font size, the whole stage loses a decimal (never below what keeps its largest
+    entry from rounding to 0), rather than leaving its cells without numbers.
+    """
+    d = style.fmt.decimals
+    if d is None:
+        return style
+    allv = np.concatenate([p.reshape(-1) for p in panels])
+    allv = allv[np.isfinite(allv)]
+    if allv.size == 0:
+        return style
+    largest = float(np.abs(allv).max())
+    while d > 0:
+        nchars = max(len(format_number(v, d)) for v in allv.tolist())
+        if fontsize_for(cell, nchars) >= MIN_FONT_PT or round(largest, d - 1) == 0:
+            break
+        d -= 1
+    return style if d == style.fmt.decimals else replace(style, fmt=Decimals(d))
+
+
+def _styles(fn: str, parsed: list[_Stage], signed, cell: float | None = None):
     """The (values, δs) style of every stage.
 
     A single number has no neighbours of its own to be compared with, so the strip's single
@@ -184,7 +217,8 @@ def _styles(fn: str, parsed: list[_Stage], signed) -> list[tuple[_StageStyle, _S
         panels = st.grads if gradient else st.values
         is_signed = gradient or st.name in signed
         shared = limits[(gradient, is_signed)] if _scalar(panels) else None
-        return _stage_style(fn, st, gradient, is_signed, shared)
+        out = _stage_style(fn, st, gradient, is_signed, shared)
+        return out if cell is None else _fit_decimals(out, panels, cell)
 
     return [(style(st, False), style(st, True) if st.grads else None) for st in parsed]
 
@@ -276,6 +310,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
         if layout(cell)[3] > 11.5:
             cell = 0.34
     lines, geom, heights, fig_h = layout(cell)
+    styles = _styles(fn, parsed, signed, cell)  # the decimals that fit this cell size
     widths = [
         margin_l + margin_r + sum(col_width(k, cell) + (arrow_w[k - 1] if k > 0 else 0.0) for k in ln) for ln in lines
     ]
@@ -374,7 +409,7 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
         y += heights[li] + line_gap
     if title:
         fig.suptitle(str(title), fontsize=11, y=1 - 0.1 / fig_h, va="top")
-    _FLOWS[fig] = Flow(_signature(parsed), panels_by_stage, signed)
+    _FLOWS[fig] = Flow(_signature(parsed), panels_by_stage, signed, cell=cell)
     add_colour_key(fig)
     return fig
 
@@ -399,7 +434,7 @@ def update_flow(fig, stages, grads=None):
     parsed = _parse_stages(fn, stages, None)
     if _signature(parsed) != flow.signature:
         raise ValueError(f"{fn}: stages must have the figure's names and channel counts {flow.signature}")
-    styles = _styles(fn, parsed, flow.signed)
+    styles = _styles(fn, parsed, flow.signed, flow.cell)
     for st, (drawn_v, drawn_g), (style_v, style_g) in zip(parsed, flow.panels, styles):
         for panels, drawn, style in ((st.values, drawn_v, style_v), (st.grads, drawn_g, style_g)):
             if not panels:

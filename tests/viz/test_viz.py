@@ -1061,6 +1061,27 @@ def test_every_figure_names_its_colour_scales(name):
         plt.close(fig)
 
 
+def test_a_strip_keeps_its_numbers_with_fewer_decimals_rather_than_dropping_them():
+    g = np.random.default_rng(3).uniform(-0.05, 0.05, (6, 6))
+    g[0, 0] = -0.0123  # the widest label at full precision: 7 characters
+    fig = viz.gradient_flow(
+        [("a", np.abs(g), g), ("b", np.abs(g), g), ("c", np.abs(g), g)], ["op", "op"], max_width=4.0
+    )
+    try:
+        flow = viz.flow._FLOWS[fig]
+        panel = flow.panels[0][1][0]  # the first stage's gradient panel
+        labels = [t.get_text() for t in panel.texts]
+        from cnnlib.viz.heatmap import fontsize_for
+
+        assert fontsize_for(flow.cell, 7) < 9 * 72 / 100  # "−0.0123" would not fit these cells
+        assert len(labels) == 36 and labels[0].startswith(MINUS + "0.01")  # every number is shown ...
+        decimals = {len(t.split(".")[-1]) for t in labels if "." in t}
+        assert len(decimals) == 1 and 0 < decimals.pop() < 4  # ... with one, smaller number of decimals
+        assert panel.fontsize >= 9 * 72 / 100
+    finally:
+        plt.close(fig)
+
+
 def test_route_pictures_write_the_names_they_are_given():
     A = np.array([[1.0, 3.0, 0.0, 2.0], [3.0, 0.0, 1.0, 0.5]])
     fig = viz.maxpool_routes(A, np.array([[1.0, -2.0]]), names=("A1", "P1"))
