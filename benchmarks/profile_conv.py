@@ -4,6 +4,7 @@
     python benchmarks/profile_conv.py --case mid     # the mid case (padding 1)
     python benchmarks/profile_conv.py --repeats 15
     python benchmarks/profile_conv.py --step         # chapter 09's training step, layer by layer
+    python benchmarks/profile_conv.py --step --cold  # ... without the warm-up: the allocator's early state
 
 For one convolution case (the cases of ``bench_layers.py``) it times, interleaved, median over
 the repeats:
@@ -176,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--step", action="store_true", help="chapter 09's training step, layer by layer")
+    ap.add_argument("--cold", action="store_true", help="skip bench_layers' warm-up (the allocator's early state)")
     args = ap.parse_args(argv)
     try:
         from threadpoolctl import threadpool_limits
