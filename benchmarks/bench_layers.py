@@ -29,6 +29,10 @@ Peak memory: for cnnlib, ``tracemalloc`` (NumPy reports its allocations to it) o
 forward + backward, beyond the inputs; for PyTorch, the growth of the worker process's
 peak resident set (``ru_maxrss``) over its first forward + backward.
 
+Warm-up: before anything is timed, one forward + backward of every convolution case and a
+few training steps (``warm_up``), so that every case is timed in the allocator state a
+process settles into, whatever ran before it; the training step's page faults are counted.
+
 Threads: NumPy's BLAS and PyTorch both get ``--threads`` threads (default 2, this
 machine's core count). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set
 to keep old OpenBLAS builds safe and which slow a current NumPy down, are removed from
@@ -270,6 +274,44 @@ def start_torch(spec: dict, threads: int, use_torch: bool) -> TorchWorker | None
 # --------------------------------------------------------------------------- the cases
 
 
+def warm_up() -> float:
+    """One forward + backward of every convolution case and a few training steps, untimed; returns seconds.
+
+    glibc's malloc hands a large request (at first anything from 128 KiB) to ``mmap``: fresh
+    pages that the kernel zeroes on first touch, a page fault per 4 KiB, and ``munmap`` on
+    free. Each time such a chunk is freed, it raises that threshold to the chunk's size and
+    its trim threshold (free memory at the top of the heap returned to the system) to twice
+    that. So the allocator's state, and the page faults every call pays, depend on the largest
+    arrays the process has freed so far: without this warm-up the first case timed (mid, pad
+    0) ran at 9.8-10.5 ms against 4.6-4.7 ms for the same calls later in the same process
+    (interleaved, real-time priority), and how each case fared depended on the cases before
+    it. After it, every case runs in the state a process settles into once it has done the
+    largest of these layers.
+    """
+    started = time.perf_counter()
+    rng = np.random.default_rng(1)
+    for N, C, H, F, pad in CONV_CASES.values():
+        for dtype in (np.float64, np.float32):
+            X = rng.standard_normal((N, C, H, H)).astype(dtype)  # (N, C, H, W)
+            W = (rng.standard_normal((F, C, 3, 3)) * 0.1).astype(dtype)  # (F, C, 3, 3)
+            Z, cache = cnnlib.conv2d_forward(X, W, np.zeros(F, dtype), padding=pad)  # (N, F, Ho, Wo)
+            cnnlib.conv2d_backward(np.ones_like(Z), cache)
+    step, _ = make_train_step()
+    for _ in range(20):
+        step()
+    return time.perf_counter() - started
+
+
+def minor_faults() -> int:
+    """Page faults of this process so far that needed no disk (fresh or reclaimed pages); 0 where unknown."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except ImportError:  # not on POSIX
+        return 0
+
+
 def conv_case(name: str, dtype, repeats: int, rng, threads: int = 2, use_torch: bool = False) -> dict:
     N, C, H, F, pad = CONV_CASES[name]
     K = 3
@@ -397,6 +439,7 @@ def train_case(repeats: int, threads: int = 2, use_torch: bool = False) -> dict:
         worker.run(3)
         worker.times.clear()
     times: list[float] = []
+    faults = 0
     started = time.perf_counter()
     for _ in range(rounds):  # interleaved: 10 PyTorch steps, then 10 cnnlib steps, and again
         if _enough(times, started):
@@ -404,10 +447,12 @@ def train_case(repeats: int, threads: int = 2, use_torch: bool = False) -> dict:
         if worker is not None:
             worker.run(per_round)
             step()  # untimed: wakes OpenBLAS's threads after the pause
+        f0 = minor_faults()
         for _ in range(per_round):
             t0 = time.perf_counter()
             step()
             times.append(time.perf_counter() - t0)
+        faults += minor_faults() - f0
     assert all(p.dtype == np.float64 for p in model.parameters().values())
     return dict(
         name="train",
@@ -415,6 +460,7 @@ def train_case(repeats: int, threads: int = 2, use_torch: bool = False) -> dict:
         shape="chapter 09, batch 64 of 8x8 digits: conv 1->16 3x3 pad 1, ReLU, max-pool 2x2, dense 256->10, "
         "softmax-CE, SGD momentum 0.9",
         total=float(np.median(times)),
+        faults=faults / len(times),
         mem=peak_mb(step),
         torch=worker.close() if worker is not None else None,
     )
@@ -576,15 +622,15 @@ def build_report(res: dict, meta: dict) -> str:
     theirs = 1.0 / t["median"] if t.get("median") else None
     lines.append(
         "| network | cnnlib ms/step | cnnlib steps/s | PyTorch steps/s | cnnlib / PyTorch (steps/s) "
-        "| peak MB cnnlib | peak MB PyTorch |"
+        "| peak MB cnnlib | peak MB PyTorch | cnnlib page faults / step |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     tmem = f"{t['maxrss_delta_mb']:.1f}" if "maxrss_delta_mb" in t else "–"
     lines.append(
         f"| {r['shape']} | {ms(r['total'])} | {ours:.0f} | {'–' if theirs is None else f'{theirs:.0f}'} "
         f"| {fmt_ratio(ratio(ours, theirs), target('train', 'float64', 'torch'), higher_is_better=True)} "
         f"| {r['mem']:.1f}{mark(None if 'maxrss_delta_mb' not in t else r['mem'] <= t['maxrss_delta_mb'])} "
-        f"| {tmem} |"
+        f"| {tmem} | {r['faults']:.0f} |"
     )
     lines.append("")
     lines.append("### Textbook sizes (N = C = F = 1, float64), forward + backward")
@@ -674,6 +720,7 @@ def main(argv=None) -> int:
         torch_meta = "skipped (--no-torch)"
     print(f"PyTorch: {torch_meta}")
 
+    print(f"warm-up (allocator state, see warm_up): {warm_up():.1f} s", flush=True)
     rng = np.random.default_rng(0)
     res = {"conv": [], "pool": [], "train": None, "tiny": []}
     for name in CONV_CASES:
@@ -703,7 +750,7 @@ def main(argv=None) -> int:
     r = train_case(train_repeats, args.threads, use_torch)
     t = (r.get("torch") or {}).get("median")
     print(
-        f"train step: cnnlib {1 / r['total']:.0f} steps/s"
+        f"train step: cnnlib {1 / r['total']:.0f} steps/s, {r['faults']:.0f} page faults/step"
         + (f" | PyTorch {1 / t:.0f} steps/s ({t / r['total']:.2f}x)" if t else ""),
         flush=True,
     )

@@ -4,8 +4,9 @@ A cache must not silently depend on arrays the caller still holds: ``A, c = sigm
 A -= 0.5`` or refilling a batch buffer X after ``conv2d_forward`` would otherwise give a wrong
 gradient without a word. Every cache either owns what its backward pass reads (a copy, a
 mask, or only shapes), so that the gradient after the edit is bit for bit the gradient
-without it, or, for the convolution's input X (too large to copy), detects the edit and
-raises a ``ValueError`` that names the array. Each cache class says which.
+without it, or, for the convolution's input X, detects the edit and raises a ``ValueError`` that names
+the array (by comparing the cache's copy of a small X, by CRC-32 for an X too large to copy).
+Each cache class says which.
 """
 
 from __future__ import annotations
@@ -89,12 +90,74 @@ def test_an_in_place_edit_gives_the_right_gradient_or_a_named_error(forward, bac
 
 
 def test_conv_x_made_anew_needs_no_check():
-    """An X that the forward pass converted (here from integers) is the cache's own: no CRC, nothing to detect."""
+    """An X that the forward pass converted (here from integers) is the cache's own: nothing to detect."""
     X = np.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     _, cache = cnnlib.conv2d_forward(X, np.ones((1, 3, 2, 2)), np.zeros(1))
-    assert cache.X_crc is None
-    _, cache = cnnlib.conv2d_forward(X.astype(float), np.ones((1, 3, 2, 2)), np.zeros(1))
-    assert isinstance(cache.X_crc, int)
+    assert cache.X_check is None
+    Xf = X.astype(float)
+    _, cache = cnnlib.conv2d_forward(Xf, np.ones((1, 3, 2, 2)), np.zeros(1))
+    assert isinstance(cache.X_check, np.ndarray) and np.shares_memory(cache.X_check, Xf)
+    assert not np.shares_memory(cache.X, Xf)
+
+
+@pytest.fixture(params=["copy", "crc"])
+def x_watch(request, monkeypatch):
+    """Both ways the convolution's cache watches X: a copy compared bit for bit (X of at most
+    ``COPY_BYTES``) and a CRC-32 (larger X; the limit lowered here so that a small X takes that route)."""
+    if request.param == "crc":
+        monkeypatch.setattr(cnnlib._validate, "COPY_BYTES", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("forward", [cnnlib.conv2d_forward, cnnlib.conv2d_forward_naive])
+@pytest.mark.parametrize(
+    "edit",
+    ["swap two entries", "0.0 -> -0.0", "one ulp", "fill", "restore"],
+)
+@pytest.mark.parametrize("strided", [False, True], ids=["contiguous", "strided view"])
+def test_every_kind_of_conv_x_edit_raises_on_both_routes(x_watch, forward, edit, strided):
+    """Edits that a sum or a float comparison would miss are caught too, on a caller's view as well;
+    editing X and restoring it before the backward pass gives the unedited gradient."""
+    backward = cnnlib.conv2d_backward if forward is cnnlib.conv2d_forward else cnnlib.conv2d_backward_naive
+    base = np.random.default_rng(7).standard_normal((2, 3, 5, 8))
+    base[0, 0, 0, 0] = 0.0
+    X = base[:, :, :, ::2] if strided else base[:, :, :, :4].copy()  # (2, 3, 5, 4) either way
+    W, b = np.random.default_rng(8).standard_normal((2, 3, 3, 3)), np.zeros(2)
+    Z, cache = forward(X, W, b, padding=1)
+    expected = cnnlib.conv2d_backward_naive(np.ones(Z.shape), forward(X.copy(), W, b, padding=1)[1])
+    assert isinstance(cache.X_check, np.ndarray if x_watch == "copy" else int)
+    before = X.copy()
+    if edit == "swap two entries":
+        X[1, 2, 3, 0], X[1, 2, 3, 1] = X[1, 2, 3, 1], X[1, 2, 3, 0]
+    elif edit == "0.0 -> -0.0":
+        X[0, 0, 0, 0] = -0.0
+    elif edit == "one ulp":
+        X[1, 1, 1, 1] = np.nextafter(X[1, 1, 1, 1], np.inf)
+    else:
+        X.fill(7.0)
+    if edit == "restore":
+        X[...] = before
+        got = backward(np.ones(Z.shape), cache)
+        for e, g in zip(expected, got, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+        return
+    assert not np.array_equal(X.view(np.uint64), before.view(np.uint64))
+    with pytest.raises(ValueError, match=f"^{backward.__name__}: X, the input of {forward.__name__}, was modified"):
+        backward(np.ones(Z.shape), cache)
+
+
+def test_conv_x_is_copied_up_to_copy_bytes_and_watched_by_crc_above():
+    """The route follows X's size in bytes: a copy up to ``COPY_BYTES``, a CRC-32 (and no copy) above."""
+    limit = cnnlib._validate.COPY_BYTES
+    W, b = np.ones((1, 1, 1, 1)), np.zeros(1)
+    for dtype in (np.float32, np.float64):
+        n = limit // np.dtype(dtype).itemsize
+        at_limit = np.zeros((1, 1, 1, n), dtype=dtype)
+        _, cache = cnnlib.conv2d_forward(at_limit, W, b)
+        assert isinstance(cache.X_check, np.ndarray) and not np.shares_memory(cache.X, at_limit)
+        above = np.zeros((1, 1, 1, n + 1), dtype=dtype)
+        _, cache = cnnlib.conv2d_forward(above, W, b)
+        assert isinstance(cache.X_check, int) and np.shares_memory(cache.X, above)
 
 
 @pytest.mark.parametrize(

@@ -522,6 +522,7 @@ def test_bad_input_helpers(name, call, exc, message):
 # with the loops.
 @pytest.mark.parametrize("route", ["batched", "per image"])
 @pytest.mark.parametrize("block_bytes", [1, 700, 5000, 1 << 21])
+@pytest.mark.parametrize("kernel", [(3, 2), (2, 1)], ids=["3x2 kernel", "kernel one column wide"])
 @pytest.mark.parametrize(
     ("shape", "kwargs"),
     [
@@ -530,12 +531,12 @@ def test_bad_input_helpers(name, call, exc, message):
         ((3, 1, 7, 6), {}),
     ],
 )
-def test_fast_routes_and_block_sizes_agree_with_the_loops(monkeypatch, route, block_bytes, shape, kwargs):
+def test_fast_routes_and_block_sizes_agree_with_the_loops(monkeypatch, route, block_bytes, kernel, shape, kwargs):
     monkeypatch.setattr(_conv_fast, "SMALL_IMAGE_BYTES", 1 << 40 if route == "batched" else 0)
     monkeypatch.setattr(_conv_fast, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(block_bytes + len(route))
     X = rng.standard_normal(shape)
-    W = rng.standard_normal((3, shape[1], 3, 2))
+    W = rng.standard_normal((3, shape[1], *kernel))
     b = rng.standard_normal(3)
     Z, cache = cnnlib.conv2d_forward(X, W, b, **kwargs)
     Z_loop, cache_loop = cnnlib.conv2d_forward_naive(X, W, b, **kwargs)

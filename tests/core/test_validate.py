@@ -96,3 +96,35 @@ def test_check_upstream_names_the_forward_output():
     with pytest.raises(ValueError, match=r"^f: dZ must have shape \(1, 2\) \(the shape of Z from the forward pass\)"):
         v.check_upstream("f", "dZ", np.zeros((2, 1)), (1, 2))
     assert v.check_upstream("f", "dZ", [[1, 2]], (1, 2)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "0-d", "empty"])
+def test_all_finite_agrees_with_isfinite_on_every_route(dtype, layout):
+    """The sum proves finiteness only when it is finite; otherwise every entry is tested."""
+    big = np.finfo(dtype).max / 1.5  # finite, but the sum of two overflows: the exact test decides
+    cases = [
+        np.zeros(0),
+        np.ones(1),
+        np.array([big, big]),
+        np.array([big, -big]),
+        np.array([1.0, np.nan]),
+        np.array([np.inf, 1.0]),
+    ]
+    cases.append(np.array([-np.inf, np.inf, 2.0]))
+    for values in cases:
+        a = np.asarray(values, dtype=dtype)
+        if layout == "strided":
+            a = np.repeat(a, 2)[::2]
+            assert a.size <= 1 or not a.flags.c_contiguous
+        elif layout == "0-d":
+            if a.size != 1:
+                continue
+            a = a.reshape(())
+        elif layout == "empty":
+            a = a[:0]
+        assert v.all_finite(a) == bool(np.isfinite(a).all()), (layout, values)
+    with pytest.raises(ValueError, match=r"^f: X must be finite, got 1 NaN/inf value\(s\)"):
+        v.as_array("f", "X", np.array([[1.0, np.nan], [2.0, 3.0]], dtype=dtype).T, finite=True)
+    huge = np.full((3, 2), big, dtype=dtype)
+    assert v.as_array("f", "X", huge, finite=True) is huge  # finite although the sum overflows
