@@ -3,17 +3,24 @@
 A checker is a list of :class:`Case` objects (arguments, expected answer, optional
 hints) run by :func:`run_cases`, which prints one clear verdict and returns a bool.
 Nothing here raises because of a reader's answer.
+
+An exercise that asks for a gradient cnnlib already computes names cnnlib's own backward
+functions (:func:`cnnlib_backward`) as ``forbidden``: a reader's function that calls one of them,
+however it was imported, is refused with a message that says why.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Case", "Verdict", "run_cases", "compare", "verdict", "describe", "is_int"]
+__all__ = ["Case", "Verdict", "run_cases", "compare", "verdict", "describe", "is_int", "cnnlib_backward"]
 
 RTOL = 1e-7
 ATOL = 1e-9
@@ -126,20 +133,103 @@ def _split(answer, expected, names):
     return list(zip(names, answer, expected)), None
 
 
-def run_cases(title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str = "") -> Verdict:
+# cnnlib's backward passes, by layer: the public functions and the loops and kernels behind them
+# (module, function name), all inside cnnlib.
+_BACKWARD = {
+    "conv": [
+        ("conv", "conv2d_backward"),
+        ("conv", "conv2d_backward_naive"),
+        ("_conv_fast", "backward_general"),
+        ("_conv_fast", "backward_stride1"),
+        ("_conv_fast", "backward_stride1_batched"),
+    ],
+    "col2im": [("conv", "col2im"), ("_conv_fast", "col2im_add")],
+    "pool": [
+        ("pool", "maxpool2d_backward"),
+        ("pool", "maxpool2d_backward_naive"),
+        ("pool", "avgpool2d_backward"),
+        ("pool", "avgpool2d_backward_naive"),
+        ("_pool_fast", "max_backward"),
+        ("_pool_fast", "avg_backward"),
+    ],
+    "dense": [("dense", "dense_backward"), ("dense", "dense_backward_naive"), ("dense", "flatten_backward")],
+    "activations": [
+        ("activations", "relu_backward"),
+        ("activations", "sigmoid_backward"),
+        ("activations", "tanh_backward"),
+    ],
+    "softmax_cross_entropy": [("losses", "softmax_cross_entropy")],
+}
+
+
+def cnnlib_backward(*layers: str) -> tuple[Callable, ...]:
+    """cnnlib's own backward functions for ``layers`` (keys of the table above, e.g. ``"conv"``).
+
+    A checker passes them to :func:`run_cases` as ``forbidden``.
+    """
+    out = []
+    for layer in layers:
+        for module, name in _BACKWARD[layer]:
+            out.append(getattr(importlib.import_module(f"cnnlib.{module}"), name))
+    return tuple(out)
+
+
+def _call_watching(fn: Callable, args: tuple, forbidden: Sequence[Callable]):
+    """``fn(*args)`` and the qualified name of the first ``forbidden`` function it called (or None).
+
+    Watches code objects through ``sys.setprofile``, so a call is seen however the function was
+    imported (``cnnlib.conv2d_backward``, ``from cnnlib.conv import ...``, an alias) and through
+    any decorator. The previous profiler is restored afterwards.
+    """
+    if not forbidden:
+        return fn(*args), None
+    import cnnlib
+
+    codes = {}
+    for f in forbidden:
+        target = inspect.unwrap(f)
+        public = getattr(cnnlib, target.__name__, None) is f
+        codes[target.__code__] = f"cnnlib.{target.__name__}" if public else f"{target.__module__}.{target.__name__}"
+    seen: list[str] = []
+    previous = sys.getprofile()
+
+    def profiler(frame, event, arg):
+        if event == "call" and not seen and frame.f_code in codes:
+            seen.append(codes[frame.f_code])
+
+    sys.setprofile(profiler)
+    try:
+        answer = fn(*args)
+    finally:
+        sys.setprofile(previous)
+    return answer, (seen[0] if seen else None)
+
+
+def run_cases(
+    title: str, fn: Callable, cases: Sequence[Case], *, stub_hint: str = "", forbidden: Sequence[Callable] = ()
+) -> Verdict:
     """Run ``fn`` on every case; print the verdict; return a :class:`Verdict` (truthy when all pass).
 
-    ``fn`` returning None on the first case counts as "not attempted yet".
+    ``fn`` returning None on the first case counts as "not attempted yet". ``fn`` calling one of
+    ``forbidden`` (cnnlib's own implementation of what the exercise asks, see
+    :func:`cnnlib_backward`) fails the check with a message that names the function.
     """
     if not callable(fn):
         return verdict(False, f"{title}: pass your function itself (e.g. check(my_function)), got {describe(fn)}.")
     for k, case in enumerate(cases, start=1):
         args = copy.deepcopy(case.args)  # the reader's function may modify what it is given
         try:
-            answer = fn(*args)
+            answer, used = _call_watching(fn, args, forbidden)
         except Exception as exc:  # report the reader's error, never re-raise
             return verdict(
                 False, f"{title}: ✗ case {k} ({case.label}): your function raised {type(exc).__name__}: {exc}"
+            )
+        if used is not None:
+            return verdict(
+                False,
+                f"{title}: ✗ your function calls {used}, cnnlib's own computation of what this exercise asks "
+                "for, so it would pass without showing the derivation. Compute it yourself from the "
+                "equations (NumPy is fine); the checker compares your result with cnnlib's.",
             )
         failed = f"{title}: ✗ case {k} ({case.label}): "
         if answer is None:

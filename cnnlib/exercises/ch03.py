@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, run_cases
 
 __all__ = ["check_conv_backward", "check_seed001", "check_conv_dW", "seed001_forward"]
 
@@ -73,6 +73,7 @@ def check_conv_backward(my_conv_backward) -> Verdict:
         my_conv_backward,
         cases,
         stub_hint="Fill in my_conv_backward(X, W, dZ) so that it returns (dX, dW, db).",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
@@ -128,6 +129,7 @@ def check_seed001(my_seed001_grads) -> Verdict:
         my_seed001_grads,
         cases,
         stub_hint="Fill in my_seed001_grads(i, w1, w2, y) so that it returns (dC_dw1, dC_dw2).",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
@@ -164,4 +166,5 @@ def check_conv_dW(my_conv_dW) -> Verdict:
         my_conv_dW,
         cases,
         stub_hint="Fill in my_conv_dW(X, dZ) so that it returns dW with shape (F, C, KH, KW).",
+        forbidden=cnnlib_backward("conv"),
     )

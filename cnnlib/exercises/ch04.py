@@ -18,7 +18,7 @@ import numpy as np
 
 from ..activations import relu_backward, relu_forward
 from ..pool import maxpool2d_backward, maxpool2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, run_cases
 
 __all__ = ["check_maxpool_backward", "check_avgpool_kernel", "check_relu_pool_backward"]
 
@@ -117,6 +117,7 @@ def check_maxpool_backward(my_maxpool_backward) -> Verdict:
         my_maxpool_backward,
         cases,
         stub_hint="Fill in my_maxpool_backward(A, R, S, dP) so that it returns dA with the shape of A.",
+        forbidden=cnnlib_backward("pool"),
     )
 
 
@@ -198,4 +199,5 @@ def check_relu_pool_backward(my_relu_pool_backward) -> Verdict:
         my_relu_pool_backward,
         cases,
         stub_hint="Fill in my_relu_pool_backward(Z, dP) so that it returns dZ with the shape of Z.",
+        forbidden=cnnlib_backward("pool", "activations"),
     )

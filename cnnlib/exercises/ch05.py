@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, run_cases
 
 __all__ = ["check_sigmoid_deltas", "check_kernel_gradient", "check_input_gradient", "SEED000"]
 
@@ -89,6 +89,7 @@ def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
         my_sigmoid_deltas,
         cases,
         stub_hint="Fill in my_sigmoid_deltas(A, U, dH) so that it returns the Q deltas.",
+        forbidden=cnnlib_backward("activations", "dense"),
     )
 
 
@@ -143,6 +144,7 @@ def check_kernel_gradient(my_kernel_gradient) -> Verdict:
         my_kernel_gradient,
         cases,
         stub_hint="Fill in my_kernel_gradient(o, d) so that it returns dW with the kernel's shape.",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
@@ -175,4 +177,5 @@ def check_input_gradient(my_input_gradient) -> Verdict:
         my_input_gradient,
         cases,
         stub_hint="Fill in my_input_gradient(W, d) so that it returns dX with shape (Ho + KH - 1, Wo + KW - 1).",
+        forbidden=cnnlib_backward("conv"),
     )

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward, conv_output_size
 from ..seeds import seed002_network
-from ._checking import Case, Verdict, is_int, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, is_int, run_cases
 
 __all__ = [
     "check_num_parameters",
@@ -197,6 +197,7 @@ def check_seed002_grads(my_seed002_grads) -> Verdict:
         my_seed002_grads,
         cases,
         stub_hint="Fill in my_seed002_grads(X, W1, B1, W2, B2, Y) so that it returns (dW1, dB1, dW2, dB2).",
+        forbidden=cnnlib_backward("conv", "dense", "activations", "pool"),
     )
 
 
@@ -235,6 +236,7 @@ def check_batch_dW2(my_batch_dW2) -> Verdict:
         my_batch_dW2,
         cases,
         stub_hint="Fill in my_batch_dW2(F, A2, Y) so that it returns (dW2, dB2).",
+        forbidden=cnnlib_backward("dense", "activations"),
     )
 
 
@@ -303,4 +305,5 @@ def check_conv_dW_strided(my_conv_dW) -> Verdict:
         my_conv_dW,
         cases,
         stub_hint="Fill in my_conv_dW(X, K, S, pad, dZ) so that it returns dW with shape (K, K).",
+        forbidden=cnnlib_backward("conv"),
     )

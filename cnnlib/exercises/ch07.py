@@ -20,7 +20,7 @@ from ..conv import conv2d_backward, conv2d_forward
 from ..dense import dense_backward, dense_forward, flatten_backward, flatten_forward
 from ..losses import softmax_cross_entropy
 from ..pool import maxpool2d_backward, maxpool2d_forward
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, run_cases
 
 __all__ = ["check_conv_backward_channels", "check_weight_sharing_terms", "check_seed003_grads"]
 
@@ -94,6 +94,7 @@ def check_conv_backward_channels(my_conv_backward) -> Verdict:
         my_conv_backward,
         cases,
         stub_hint="Fill in my_conv_backward(X, W, dZ) so that it returns (dX, dW, db).",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
@@ -148,6 +149,7 @@ def check_weight_sharing_terms(my_terms) -> Verdict:
         my_terms,
         cases,
         stub_hint="Fill in my_terms(X, f, c, i, j, dZ) so that it returns the (Ho, Wo) array of terms.",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
@@ -243,4 +245,5 @@ def check_seed003_grads(my_seed003_grads) -> Verdict:
         my_seed003_grads,
         cases,
         stub_hint="Fill in my_seed003_grads(X, W, b, U, c, y) so that it returns (dW, db, dU, dc).",
+        forbidden=cnnlib_backward("conv", "dense", "activations", "pool", "softmax_cross_entropy"),
     )

@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward, conv_output_size
-from ._checking import Case, Verdict, describe, is_int, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, describe, is_int, run_cases
 
 __all__ = ["check_output_size", "check_dilate", "check_strided_dX", "check_unread_rows", "unread_rows"]
 
@@ -204,6 +204,7 @@ def check_strided_dX(my_strided_dX) -> Verdict:
         my_strided_dX,
         cases,
         stub_hint="Fill in my_strided_dX(W, input_shape, stride, dZ) so that it returns dX with shape input_shape.",
+        forbidden=cnnlib_backward("conv"),
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conv import col2im, conv2d_backward, conv2d_forward, im2col
-from ._checking import Case, Verdict, run_cases
+from ._checking import Case, Verdict, cnnlib_backward, run_cases
 
 __all__ = [
     "check_im2col",
@@ -205,6 +205,7 @@ def check_col2im(my_col2im) -> Verdict:
         my_col2im,
         cases,
         stub_hint="Fill in my_col2im(cols, input_shape, KH, KW) so that it returns an array of shape input_shape.",
+        forbidden=cnnlib_backward("col2im"),
     )
     if not callable(my_col2im):
         return verdict
@@ -337,6 +338,7 @@ def check_conv_backward_matmul(my_conv_backward) -> Verdict:
         my_conv_backward,
         cases,
         stub_hint="Fill in my_conv_backward(X, W, dZ) so that it returns (dX, dW, db).",
+        forbidden=cnnlib_backward("conv"),
     )
 
 
