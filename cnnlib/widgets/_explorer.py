@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .._format import factor, readout_number
+from .._format import array_format, cell_label, factor
 from .._validate import as_2d
 from ..viz._style import INK, ROUTE_COLORS
 from ._controls import guard, widgets
@@ -53,9 +53,9 @@ def padded(A, P):
     return Ap, grey, labels
 
 
-def paren(v):
-    """A factor of a written-out product, as the read-outs print it."""
-    return factor(readout_number(v, 3))
+def paren(v, fmt=cell_label):
+    """A factor of a written-out product, as the read-outs print it (``fmt``: its array's format)."""
+    return factor(fmt(v))
 
 
 def _factor_name(route, which, ix):
@@ -82,19 +82,50 @@ def pair_colors(route):
     return {pair: ROUTE_COLORS[k % len(ROUTE_COLORS)] for k, pair in enumerate(route.products)}
 
 
+def _route_formats(route):
+    """(format of the first factor, of the second, of the total): each as the panel that shows it writes it.
+
+    A panel shows one 2-D slice (X[c], W[f, c], δZ[f], dX[c], dW[f, c]); an entry quoted in
+    the read-out gets that slice's decimals, so the sum reads exactly as the picture.
+    """
+    cache = {}
+
+    def slice_format(arr, lead):
+        key = (id(arr), tuple(lead))
+        if key not in cache:
+            cache[key] = array_format(arr[tuple(lead)])
+        return cache[key]
+
+    if route.a_name == "X":  # dW[f, c, i, j]: X[c] meets δZ[f]
+        f, c = route.index[:2]
+        return (
+            lambda ix, v: slice_format(route.a, (c,))(v),
+            lambda ix, v: slice_format(route.b, (f,))(v),
+            slice_format(route.grad, (f, c)),
+        )
+    c = route.index[0]  # dX[c, x, y]: W[f, c] meets δZ[f]
+    return (
+        lambda ix, v: slice_format(route.a, (ix[0], c))(v),
+        lambda ix, v: slice_format(route.b, (ix[0],))(v),
+        slice_format(route.grad, (c,)),
+    )
+
+
 def route_markup(route, colors=None):
     """A route's sum (``cnnlib.routes.RouteSum``) for the read-out, its factors named with their indices:
     ``dX[1,2] = W[0,0]·δZ[1,2] + W[0,1]·δZ[1,1] = (1)·(0.5) + (−1)·(0.25) = 0.25``.
 
+    Every number is written as the panel showing it writes it (the same decimals).
     ``colors`` (see :func:`pair_colors`) colours each product as its outlines on the picture.
     """
+    fa, fb, ftotal = _route_formats(route)
     names, values = [], []
     for a_ix, a, b_ix, b in route.terms:
         term = html.escape(f"{_factor_name(route, 'a', a_ix)}·{_factor_name(route, 'b', b_ix)}")
         color = (colors or {}).get((a_ix, b_ix))
         names.append(f"<span style='color:{color}'>{term}</span>" if color else term)
-        values.append(html.escape(f"{paren(a)}·{paren(b)}"))
-    total = html.escape(readout_number(route.total, 4))
+        values.append(html.escape(f"{factor(fa(a_ix, a))}·{factor(fb(b_ix, b))}"))
+    total = html.escape(ftotal(route.total))
     eq = f"{route.name} = " + (f"{' + '.join(names)} = {' + '.join(values)} = " if names else "") + f"<b>{total}</b>"
     if route.omitted:
         eq += f" &nbsp;<span style='color:#666'>({route.omitted} product(s) with a zero factor left out)</span>"

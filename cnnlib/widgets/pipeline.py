@@ -274,8 +274,8 @@ class PipelineExplorer(Explorer):
         frame.heat(P["dP1"], "dP1", st["dP1"], signed=True)
         frame.heat(P["dF"], "dF", st["dF"][:, None], signed=True)
         frame.heat(P["dW2"], "dW2", st["dW2"][:, None], signed=True)
-        P["W1"].subtitle(frame, f"B1 = {readout_number(B1, 3)}")
-        P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'], 3)}")
+        P["W1"].subtitle(frame, f"B1 = {readout_number(B1)}")
+        P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'])}")
         P["dZ1"].subtitle(frame, "0 where Z1 ≤ 0")
         hx, top = self._head
         row2 = P["dX"].y
