@@ -111,20 +111,26 @@ def _route_formats(route):
     )
 
 
-def route_markup(route, colors=None):
+def route_markup(route, colors=None, limit=12):
     """A route's sum (``cnnlib.routes.RouteSum``) for the read-out, its factors named with their indices:
     ``dX[1,2] = W[0,0]·δZ[1,2] + W[0,1]·δZ[1,1] = (1)·(0.5) + (−1)·(0.25) = 0.25``.
 
     Every number is written as the panel showing it writes it (the same decimals).
     ``colors`` (see :func:`pair_colors`) colours each product as its outlines on the picture.
+    At most ``limit`` products are written out, then how many more there are (every one
+    of them is outlined on the picture), so that the read-out stays a few lines long.
     """
     fa, fb, ftotal = _route_formats(route)
     names, values = [], []
-    for a_ix, a, b_ix, b in route.terms:
+    for a_ix, a, b_ix, b in route.terms[:limit]:
         term = html.escape(f"{_factor_name(route, 'a', a_ix)}·{_factor_name(route, 'b', b_ix)}")
         color = (colors or {}).get((a_ix, b_ix))
         names.append(f"<span style='color:{color}'>{term}</span>" if color else term)
         values.append(html.escape(f"{factor(fa(a_ix, a))}·{factor(fb(b_ix, b))}"))
+    more = len(route.terms) - limit
+    if more > 0:
+        names.append(f"… ({more} more)")
+        values.append("…")
     total = html.escape(ftotal(route.total))
     eq = f"{route.name} = " + (f"{' + '.join(names)} = {' + '.join(values)} = " if names else "") + f"<b>{total}</b>"
     if route.omitted:
@@ -257,7 +263,7 @@ class Explorer(_BaseBox):
     _fn = "explorer"
     # pixels: the controls' columns wrap inside this width. Beside the picture when both fit
     # the window (conv_backward_explorer, narrower), else above it in one row
-    controls_width = 1100
+    controls_width = 960
 
     def _setup(self, title, help_text, control_box, width, height, panels, decorate=None):
         """Lay the widget out around a ``width`` x ``height`` picture of ``panels`` (titles drawn once) and draw it."""

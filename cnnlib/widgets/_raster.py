@@ -144,6 +144,24 @@ def text_origin(font, s, x, y, ha):
     return left, top
 
 
+CELL_MARGIN = 4  # pixels a cell keeps free around its number (2 on each side)
+
+
+def cell_size(arrays, least=28, most=64, size=7.5):
+    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points.
+
+    Each array is labelled as its panel labels it (:func:`cnnlib._format.cell_labels`,
+    one number of decimals per array): a label never runs into its neighbour.
+    """
+    font = Font.get(size, False)
+    widest = 0
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        if a.size:
+            widest = max(widest, max(font.width(s) for s in np.ravel(np.array(cell_labels(a), dtype=object))))
+    return int(min(max(least, widest + CELL_MARGIN), most))
+
+
 # --------------------------------------------------------------------------- frames
 
 

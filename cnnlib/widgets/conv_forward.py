@@ -60,7 +60,8 @@ class ConvForwardExplorer(ConvExplorerBase):
             description_width="50px",
         )
         self._b = float_slider("bias b", b, 5.0, 0.5, width="240px")
-        hyper = self._hyper_sliders(stride, padding, dilation, show_dilation=show_dilation)
+        shown = ("stride", "padding", "dilation") if show_dilation else ("stride", "padding")
+        hyper = self._hyper_sliders(stride, padding, dilation, shown=shown)
         self._pos = int_slider("window #", 0, 0, 0)
         for w in (self._b, *hyper, self._pos):
             w.observe(on, names="value")
