@@ -134,7 +134,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
     def _reach(self, shown, stride, padding, dilation):
         """The largest X̃, δZ and dilated δZ over every setting the sliders reach (the panels' room)."""
         strides = range(1, self.max_stride + 1) if "stride" in shown else [stride]
-        pads = range(0, self.max_pad + 1) if "padding" in shown else [padding]
+        pads = range(self.max_pad + 1) if "padding" in shown else [padding]
         dils = range(1, self.max_dil + 1) if "dilation" in shown else [dilation]
         self._pad_cap = max(pads)
         dz, dd = [1, 1], None
