@@ -221,6 +221,8 @@ def _static_figure(width, height, decorate, frame: Frame, footer: str = ""):
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), w * cs, h * cs, fill=False, ec=GAP / 255, lw=0.8, zorder=2))
     for x, y, w, h, rgb, lw in frame.boxes:
         ax.add_patch(Rectangle((x, y), w, h, fill=False, ec=rgb / 255, lw=lw * 72 / DPI, zorder=3))
+    for x, y, w, h, rgb, lw in frame.dotted:
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, ec=rgb / 255, lw=lw * 72 / DPI, ls=(0, (2, 2)), zorder=3))
     for x0, y0, x1, y1, color in frame.arrows:
         ax.add_patch(route_arrow((x0, y0), (x1, y1), color))
     for s, x, y, size, color, bold, ha in frame.all_texts():
@@ -343,7 +345,7 @@ class Explorer(_BaseBox):
                 self._fail(str(exc))
             self.frame = frame
             self.image.value = self._live.render(frame)
-            style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 640)}px"
+            style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 400)}px"
             self.readout.value = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
             self._show_message()
         except Exception as exc:  # never a traceback in the reader's notebook

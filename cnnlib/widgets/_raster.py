@@ -195,6 +195,7 @@ class Frame:
         self.fills = []  # (x, y, w, h, rgb)
         self.heats = []  # dicts, see heat()
         self.boxes = []  # (x, y, w, h, color, lw)
+        self.dotted = []  # (x, y, w, h, color, lw): outlines drawn dotted
         self.texts = []  # (s, x, y, size, color, bold, ha)
         self.arrows = []  # (x0, y0, x1, y1, color)
         self.arrays: dict = {}  # name -> the array shown in a heat map
@@ -202,8 +203,9 @@ class Frame:
     def fill(self, x, y, w, h, color):
         self.fills.append((int(x), int(y), int(w), int(h), rgb8(color)))
 
-    def box(self, x, y, w, h, color=HI, lw=2):
-        self.boxes.append((int(x), int(y), int(w), int(h), rgb8(color), int(lw)))
+    def box(self, x, y, w, h, color=HI, lw=2, dotted=False):
+        """An outline; ``dotted``: drawn in dots (a cell that takes part but receives nothing, e.g. a tied maximum)."""
+        (self.dotted if dotted else self.boxes).append((int(x), int(y), int(w), int(h), rgb8(color), int(lw)))
 
     def text(self, s, x, y, size=7.5, color=INK, bold=False, ha="center"):
         """``(x, y)``: the anchor; ``y`` is the vertical centre of the digits."""
@@ -399,6 +401,8 @@ class Live:
             _paste_heat(buf, hm, self._block(hm))
         for x, y, w, h, rgb, lw in frame.boxes:
             _paste_box(buf, x, y, w, h, rgb, lw)
+        for x, y, w, h, rgb, lw in frame.dotted:
+            _paste_box(buf, x, y, w, h, rgb, lw, dots=True)
         if frame.arrows:
             for a, (x0, y0, x1, y1, color) in zip(self._arrow_pool(len(frame.arrows)), frame.arrows):
                 a.set_positions((x0, y0), (x1, y1))
@@ -438,16 +442,23 @@ def _paste_heat(buf, hm, block):
     buf[y0 : y0 + bh, x0 : x0 + bw, :3] = block
 
 
-def _paste_box(buf, x, y, w, h, rgb, lw):
+DOT = 3  # pixels: a dotted outline is DOT pixels of colour, then DOT of background
+
+
+def _paste_box(buf, x, y, w, h, rgb, lw, dots=False):
     H, W = buf.shape[:2]
     x0, y0 = max(x - lw // 2, 0), max(y - lw // 2, 0)
     x1, y1 = min(x + w + (lw + 1) // 2, W), min(y + h + (lw + 1) // 2, H)
     if x1 <= x0 or y1 <= y0:
         return
-    buf[y0 : y0 + lw, x0:x1, :3] = rgb
-    buf[max(y1 - lw, y0) : y1, x0:x1, :3] = rgb
-    buf[y0:y1, x0 : x0 + lw, :3] = rgb
-    buf[y0:y1, max(x1 - lw, x0) : x1, :3] = rgb
+    along_x, along_y = slice(x0, x1), slice(y0, y1)
+    if dots:  # keep every other run of DOT pixels
+        along_x = np.arange(x0, x1)[(np.arange(x1 - x0) // DOT) % 2 == 0]
+        along_y = np.arange(y0, y1)[(np.arange(y1 - y0) // DOT) % 2 == 0]
+    buf[y0 : y0 + lw, along_x, :3] = rgb
+    buf[max(y1 - lw, y0) : y1, along_x, :3] = rgb
+    buf[along_y, x0 : x0 + lw, :3] = rgb
+    buf[along_y, max(x1 - lw, x0) : x1, :3] = rgb
 
 
 def _paste_text(buf, font, s, x, y, rgb, ha):

@@ -81,7 +81,7 @@ def explorer_size(ex):
     controls, picture = body.children
     cw, ch = size(controls)
     pw = ex._width
-    readout_lines = -(-len(ex.readout_text) // max(max(pw, 640) // 8, 1)) if ex.readout_text else 0
+    readout_lines = -(-len(ex.readout_text) // max(max(pw, 400) // 8, 1)) if ex.readout_text else 0
     ph = ex._height + readout_lines * 20
     if cw + pw <= SPACE_W:
         return cw + pw, LABEL + max(ch, ph)
@@ -227,3 +227,16 @@ def test_every_control_is_guarded():
 def test_explorer_has_the_css_classes_the_browser_test_finds(name):
     ex = EXPLORERS[name]()
     assert {"cnnlib-explorer", f"cnnlib-{name.replace('_', '-')}-explorer"} <= set(ex._dom_classes)
+
+
+def test_pipeline_writes_small_gradients_in_units_that_fit_their_cells():
+    from cnnlib.widgets.pipeline import scaled_labels, unit
+
+    ex = W.pipeline_explorer()
+    assert ex._width <= SPACE_W and not _label_overflows(ex)
+    assert ex.state["units"]["dX"] == -2 and ex.state["units"]["X"] == 0
+    texts = [s for s, *_ in ex.frame.all_texts()]
+    assert "−5.40" in texts and unit(-2) == "×10⁻²" and "×10⁻²" in texts  # dX[2, 2] = −0.0540
+    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])  # the values themselves are not scaled
+    labels, e = scaled_labels(np.array([[0.5, -0.25]]), 33)
+    assert e == 0 and labels == [["0.50", "−0.25"]]
