@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch
 
-from .._format import cell_labels
+from .._format import MINUS, cell_labels
 from ..viz import _style
 from ..viz._style import INK, ROUTE_COLORS, relative_luminance
 
@@ -160,6 +160,29 @@ def cell_size(arrays, least=28, most=64, size=7.5):
         if a.size:
             widest = max(widest, max(font.width(s) for s in np.ravel(np.array(cell_labels(a), dtype=object))))
     return int(min(max(least, widest + CELL_MARGIN), most))
+
+
+_SUPERSCRIPT = str.maketrans("0123456789" + MINUS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def scaled_labels(data, cs, size=7.5):
+    """(labels, e): the cell labels of ``data``, written in units of 10^e when the plain ones are wider
+    than a cell of ``cs`` pixels (e = 0 when they fit): −0.0180 in a 33-pixel cell is −1.80 with ×10⁻².
+
+    The numbers keep the book's format and their three significant digits; the panel says the unit.
+    """
+    font = Font.get(size, False)
+    labels = cell_labels(data)
+    if max(font.width(t) for row in labels for t in row) <= cs - CELL_MARGIN:
+        return labels, 0
+    finite = np.abs(data[np.isfinite(data) & (data != 0)])
+    e = int(math.floor(math.log10(float(finite.max())))) if finite.size else 0
+    return (cell_labels(data / 10.0**e), e) if e else (labels, 0)
+
+
+def unit(e):
+    """The unit of a scaled panel: ×10⁻² for ``e = −2`` (empty for 0)."""
+    return f"×10{str(e).replace('-', MINUS).translate(_SUPERSCRIPT)}" if e else ""
 
 
 # --------------------------------------------------------------------------- frames

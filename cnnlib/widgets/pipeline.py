@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .._format import MINUS, array_format, cell_label, cell_labels
+from .._format import array_format, cell_label, cell_labels
 from ..seeds import seed002_network
 from ..viz._style import INK
 from ._controls import (
@@ -22,30 +20,7 @@ from ._controls import (
     widgets,
 )
 from ._explorer import Explorer, op_arrow, sized_2d
-from ._raster import CELL_MARGIN, GREY, HI, ROUTE, Font, Panel
-
-_SUPERSCRIPT = str.maketrans("0123456789" + MINUS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def scaled_labels(data, cs, size=7.5):
-    """(labels, e): the cell labels of ``data``, written in units of 10^e when the plain ones are wider
-    than a cell of ``cs`` pixels (e = 0 when they fit): −0.0180 in a 33-pixel cell is −1.80 with ×10⁻².
-
-    The numbers keep the book's format and their three significant digits; the panel says the unit.
-    """
-    font = Font.get(size, False)
-    labels = cell_labels(data)
-    if max(font.width(t) for row in labels for t in row) <= cs - CELL_MARGIN:
-        return labels, 0
-    finite = np.abs(data[np.isfinite(data) & (data != 0)])
-    e = int(math.floor(math.log10(float(finite.max())))) if finite.size else 0
-    return (cell_labels(data / 10.0**e), e) if e else (labels, 0)
-
-
-def unit(e):
-    """The unit of a scaled panel: ×10⁻² for ``e = −2`` (empty for 0)."""
-    return f"×10{str(e).replace('-', MINUS).translate(_SUPERSCRIPT)}" if e else ""
-
+from ._raster import GREY, HI, ROUTE, Font, Panel, scaled_labels, unit
 
 __all__ = ["pipeline_explorer"]
 
