@@ -13,9 +13,11 @@ the whole array), never a reason to drop a digit.
   with about three significant digits of the largest; a user format spec instead;
 * :func:`cell_labels` — the labels of a whole array (explorers' and figures' cells);
 * :func:`cell_label` — one value on its own, in the same format;
-* :func:`readout_number` — significant digits, for an explorer's text read-out;
-* :func:`factor` — a number inside a product, bracketed when negative: ``(−0.5)``;
-* :func:`set_printoptions` — NumPy's printed arrays in the same style (``46``, not ``46.``).
+ * :func:`array_format` — the formatter of one array's entries, for text that quotes them
+   (an explorer's read-out writes each factor as the array's panel writes it);
+ * :func:`readout_number` — a single number in a read-out (:func:`cell_label`);
+ * :func:`factor` — a number inside a product, bracketed when negative: ``(−0.5)``;
+ * :func:`set_printoptions` — NumPy's printed arrays in the same style (``46``, not ``46.``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "Formatter",
     "cell_labels",
     "cell_label",
+    "array_format",
     "readout_number",
     "factor",
     "set_printoptions",
@@ -133,12 +136,16 @@ def cell_label(v: float) -> str:
     return cell_labels([float(v)])[0]
 
 
-def readout_number(v: float, digits: int = 4) -> str:
-    """A number for an explorer's text read-out: ``digits`` significant digits, a true minus sign."""
-    v = float(v)
-    if v == 0:
-        return "0"
-    return f"{v:.{digits}g}".replace("-", MINUS)
+def array_format(values):
+    """``v -> label`` with the decimals of ``values`` (:func:`auto_decimals`): an entry of
+    ``values`` quoted in a text reads exactly as the array's picture labels it."""
+    decimals = auto_decimals(values)
+    return lambda v: format_number(v, decimals)
+
+
+def readout_number(v: float) -> str:
+    """A number on its own in an explorer's text read-out: :func:`cell_label` (the one format)."""
+    return cell_label(v)
 
 
 def factor(s: str) -> str:

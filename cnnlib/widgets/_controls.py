@@ -10,6 +10,8 @@ import math
 import numpy as np
 from traitlets import TraitError
 
+from .._format import auto_decimals, cell_label, format_number
+
 try:  # the widgets are optional at import time so that the static parts can be documented anywhere
     import ipywidgets as widgets
 except ImportError:  # pragma: no cover - exercised only without ipywidgets
@@ -195,18 +197,30 @@ class FloatSlider(Guarded, widgets.FloatSlider if widgets is not None else objec
         return float(v)
 
 
-class NumberBox(Guarded, widgets.Text if widgets is not None else object):
-    """One number in a text box, kept exactly as typed: "0.42" is 0.42, "3,5" is 3.5, no bounds, no step.
+BOX_HEIGHT = 26  # pixels: an edit box of a grid (ipywidgets' default is 28)
+BOX_MARGIN = 1  # pixels around an edit box of a grid (ipywidgets' default is 2)
 
-    ``number`` is the value; ``on_number(v)`` is called when the reader (or code) sets a
-    new one; text that is not a number is refused with a message and the old number shown
-    again. Code may assign a number (``box.value = 0.42``) or text.
+
+def box_width(texts, least=40):
+    """Pixels an edit box needs to show the longest of ``texts`` whole (13 px font, about 7.5 px a character)."""
+    return max([least] + [int(math.ceil(7.5 * len(t))) + 14 for t in texts])
+
+
+class NumberBox(Guarded, widgets.Text if widgets is not None else object):
+    """One number in a text box, kept exactly as typed: "0.4237" is 0.4237, "3,5" is 3.5, no bounds, no step.
+
+    ``number`` is the value, always exact; the box shows it in the book's format
+    (``fmt(number)``, by default :func:`cell_label`), as the pictures write it: only the
+    display is rounded, never the value. ``on_number(v)`` is called when the reader (or
+    code) sets a new one; text that is not a number is refused with a message and the old
+    number shown again. Code may assign a number (``box.value = 0.42``) or text.
     """
 
-    def __init__(self, number, on_number, *, label_text, width, description="", description_width=None):
+    def __init__(self, number, on_number, *, label_text, width, description="", description_width=None, fmt=None):
         style = {"description_width": description_width} if description_width else {}
+        self.fmt = fmt or cell_label
         super().__init__(
-            value=number_text(number),
+            value=self.fmt(number),
             description=description,
             continuous_update=False,
             style=style,
@@ -226,14 +240,15 @@ class NumberBox(Guarded, widgets.Text if widgets is not None else object):
         raise Refusal(f"{v!r} is not a number")
 
     def _kept(self):
-        return number_text(self.number)
+        return self.fmt(self.number)
 
-    def show(self, v):
-        """Show ``v`` as the number, without calling ``on_number``."""
-        self.number = float(v)
+    def show(self, v=None):
+        """Show ``v`` (default: the current number) in the book's format, without calling ``on_number``."""
+        if v is not None:
+            self.number = float(v)
         self._quiet = True
         try:
-            self.value = number_text(v)
+            self.value = self.fmt(self.number)
         finally:
             self._quiet = False
 
@@ -244,12 +259,12 @@ class NumberBox(Guarded, widgets.Text if widgets is not None else object):
         if v is None:
             old = self.number
             self.show(old)
-            self.report(f"{self.label_text}: {change['new']!r} is not a number; kept {number_text(old)}")
+            self.report(f"{self.label_text}: {change['new']!r} is not a number; kept {self.fmt(old)}")
             return
-        if change["new"] != number_text(v):
-            self.show(v)  # "3,5" is shown as read: 3.5
         self.number = v
         self._on_number(v)
+        if self.value != self.fmt(v):
+            self.show(v)  # "3,5" is shown as read: 3.5; more digits than the format shows are kept, not shown
 
 
 def guard(box, refuse):
@@ -263,23 +278,31 @@ def guard(box, refuse):
 class GridEditor:
     """An editable grid of :class:`NumberBox` cells, one per entry of the array it shows.
 
-    ``table`` holds the values exactly as given or typed (nothing is clipped); the grid
-    shows its top-left ``shape`` corner, which :meth:`resize` changes when the
-    hyper-parameters change the array's shape (an upstream δ): shrinking and growing
-    keeps what the reader typed. ``array`` is the shown part, ``cells`` the boxes by
-    name (``"X[0,1]"``), ``box`` the widget to lay out. ``on_change`` is called after
-    a cell changed, except while :meth:`set_array` fills the grid; ``refuse`` receives
-    the message about text that is not a number.
+    ``table`` holds the values exactly as given or typed (nothing is clipped, nothing
+    rounded); the boxes show them in the book's format with one number of decimals for
+    the shown array (:func:`cnnlib._format.auto_decimals`), as its picture's panel does,
+    and are wide enough for the longest. The grid shows the table's top-left ``shape``
+    corner, which :meth:`resize` changes when the hyper-parameters change the array's
+    shape (an upstream δ): shrinking and growing keeps what the reader typed. ``array`` is
+    the shown part, ``cells`` the boxes by name (``"X[0,1]"``), ``box`` the widget to lay
+    out. ``on_change`` is called after a cell changed, except while :meth:`set_array`
+    fills the grid; ``refuse`` receives the message about text that is not a number.
     """
 
-    def __init__(self, table, on_change, refuse, *, prefix, shape=None, width=50, gap="2px 0px"):
-        self.width, self.prefix, self.refuse = width, prefix, refuse
+    def __init__(self, table, on_change, refuse, *, prefix, shape=None, width=None, gap="2px 2px"):
+        self.prefix, self.refuse = prefix, refuse
         self.table = np.array(table, dtype=np.float64)
         self._on_change = on_change
         self._pool: dict = {}
         self.shape = None
+        self.decimals = 0
+        self._least = width or 40
+        self.width = self._least
         self.box = widgets.GridBox([], layout=widgets.Layout(grid_gap=gap, flex="0 0 auto"))
         self.resize(self.table.shape if shape is None else shape)
+
+    def _format(self, v):
+        return format_number(v, self.decimals)
 
     def _cell(self, r, c):
         t = self._pool.get((r, c))
@@ -289,14 +312,41 @@ class GridEditor:
                 lambda v, r=r, c=c: self._edited(r, c, v),
                 label_text=f"{self.prefix}[{r},{c}]",
                 width=self.width,
+                fmt=self._format,
             )
+            t.layout.height = f"{BOX_HEIGHT}px"
+            t.layout.margin = f"{BOX_MARGIN}px"
             t.refuse = self.refuse
             self._pool[(r, c)] = t
         return t
 
     def _edited(self, r, c, v):
         self.table[r, c] = v
+        self._restyle()
         self._on_change(None)
+
+    def _restyle(self):
+        """One number of decimals for the shown array, and boxes wide enough for every label."""
+        h, w = self.shape
+        shown = self.table[:h, :w]
+        decimals = auto_decimals(shown) if shown.size else 0
+        width = box_width([format_number(v, decimals) for v in shown.reshape(-1)], self._least)
+        changed = decimals != self.decimals
+        self.decimals = decimals
+        if width != self.width:
+            self.width = width
+            for t in self._pool.values():
+                t.layout.width = f"{width}px"
+            self._columns()
+        if changed:
+            for (r, c), t in self._pool.items():
+                t.show(self.table[r, c])
+
+    def _columns(self):
+        cols = max(self.shape[1], 1)
+        pitch = self.width + 2 * BOX_MARGIN
+        self.box.layout.grid_template_columns = f"repeat({cols}, {pitch}px)"
+        self.box.layout.width = f"{cols * (pitch + 2) + 2}px"
 
     def resize(self, shape):
         shape = (max(int(shape[0]), 0), max(int(shape[1]), 0))
@@ -305,17 +355,17 @@ class GridEditor:
         self.shape = shape
         h, w = shape
         self.box.children = [self._cell(r, c) for r in range(h) for c in range(w)]
-        # room for the text boxes' own margins (no clipping in JupyterLab or Colab)
-        cols = max(w, 1)
-        self.box.layout.grid_template_columns = f"repeat({cols}, {self.width + 6}px)"
-        self.box.layout.width = f"{cols * (self.width + 6) + 4}px"
+        self._restyle()
+        self._columns()
 
     def set_array(self, values):
         """Show ``values`` (the grid's shape) in the cells without calling ``on_change``."""
         values = np.asarray(values, dtype=np.float64)
         for (r, c), v in np.ndenumerate(values):
             self.table[r, c] = v
-            self._cell(r, c).show(v)
+        self._restyle()
+        for (r, c), _ in np.ndenumerate(values):
+            self._cell(r, c).show(self.table[r, c])
 
     @property
     def cells(self):

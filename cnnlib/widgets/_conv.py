@@ -45,18 +45,17 @@ class ConvExplorerBase(Explorer):
         self._xgrid = GridEditor(X, self._on_change, self._refuse, prefix="X", width=width)
         self._wgrid = GridEditor(W, self._on_change, self._refuse, prefix="W", width=width)
 
-    def _hyper_sliders(self, stride, padding, dilation, *, show_dilation=True):
-        """The stride, padding and dilation sliders; without ``show_dilation`` there is none (dilation 1)."""
-        self._stride = int_slider("stride S", stride, 1, self.max_stride)
-        self._padding = int_slider("padding", padding, 0, self.max_pad)
-        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil) if show_dilation else None
+    def _hyper_sliders(self, stride, padding, dilation, *, shown=("stride", "padding", "dilation")):
+        """The sliders of the hyper-parameters named in ``shown``; the others stay at the given value (no slider)."""
+        self._fixed = {"stride": stride, "padding": padding, "dilation": dilation}
+        self._stride = int_slider("stride S", stride, 1, self.max_stride) if "stride" in shown else None
+        self._padding = int_slider("padding", padding, 0, self.max_pad) if "padding" in shown else None
+        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil) if "dilation" in shown else None
         return tuple(w for w in (self._stride, self._padding, self._dilation) if w is not None)
 
     def _hyper_controls(self):
-        out = {"stride": self._stride, "padding": self._padding}
-        if self._dilation is not None:
-            out["dilation"] = self._dilation
-        return out
+        named = {"stride": self._stride, "padding": self._padding, "dilation": self._dilation}
+        return {name: w for name, w in named.items() if w is not None}
 
     def _place_x_w(self, cs, gap, top=52):
         """The X panel (room for the largest padding) and the W panel to its right."""
@@ -66,8 +65,11 @@ class ConvExplorerBase(Explorer):
         return capx
 
     def _read_conv(self):
-        D = 1 if self._dilation is None else self._dilation.value
-        return self._xgrid.array, self._wgrid.array, self._stride.value, self._padding.value, D
+        S, P, D = (
+            self._fixed[name] if w is None else w.value
+            for name, w in (("stride", self._stride), ("padding", self._padding), ("dilation", self._dilation))
+        )
+        return self._xgrid.array, self._wgrid.array, S, P, D
 
     def _padded_x(self, frame, X, P):
         """X̃ = X zero-padded by ``P`` (the padding), its padding mask and labels (0-based, blank on the padding);

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .._format import factor, readout_number
+from .._format import array_format, cell_label, factor
 from .._validate import as_2d
 from ..viz._style import INK, ROUTE_COLORS
 from ._controls import guard, widgets
@@ -53,9 +53,9 @@ def padded(A, P):
     return Ap, grey, labels
 
 
-def paren(v):
-    """A factor of a written-out product, as the read-outs print it."""
-    return factor(readout_number(v, 3))
+def paren(v, fmt=cell_label):
+    """A factor of a written-out product, as the read-outs print it (``fmt``: its array's format)."""
+    return factor(fmt(v))
 
 
 def _factor_name(route, which, ix):
@@ -82,19 +82,56 @@ def pair_colors(route):
     return {pair: ROUTE_COLORS[k % len(ROUTE_COLORS)] for k, pair in enumerate(route.products)}
 
 
-def route_markup(route, colors=None):
+def _route_formats(route):
+    """(format of the first factor, of the second, of the total): each as the panel that shows it writes it.
+
+    A panel shows one 2-D slice (X[c], W[f, c], δZ[f], dX[c], dW[f, c]); an entry quoted in
+    the read-out gets that slice's decimals, so the sum reads exactly as the picture.
+    """
+    cache = {}
+
+    def slice_format(arr, lead):
+        key = (id(arr), tuple(lead))
+        if key not in cache:
+            cache[key] = array_format(arr[tuple(lead)])
+        return cache[key]
+
+    if route.a_name == "X":  # dW[f, c, i, j]: X[c] meets δZ[f]
+        f, c = route.index[:2]
+        return (
+            lambda ix, v: slice_format(route.a, (c,))(v),
+            lambda ix, v: slice_format(route.b, (f,))(v),
+            slice_format(route.grad, (f, c)),
+        )
+    c = route.index[0]  # dX[c, x, y]: W[f, c] meets δZ[f]
+    return (
+        lambda ix, v: slice_format(route.a, (ix[0], c))(v),
+        lambda ix, v: slice_format(route.b, (ix[0],))(v),
+        slice_format(route.grad, (c,)),
+    )
+
+
+def route_markup(route, colors=None, limit=12):
     """A route's sum (``cnnlib.routes.RouteSum``) for the read-out, its factors named with their indices:
     ``dX[1,2] = W[0,0]·δZ[1,2] + W[0,1]·δZ[1,1] = (1)·(0.5) + (−1)·(0.25) = 0.25``.
 
+    Every number is written as the panel showing it writes it (the same decimals).
     ``colors`` (see :func:`pair_colors`) colours each product as its outlines on the picture.
+    At most ``limit`` products are written out, then how many more there are (every one
+    of them is outlined on the picture), so that the read-out stays a few lines long.
     """
+    fa, fb, ftotal = _route_formats(route)
     names, values = [], []
-    for a_ix, a, b_ix, b in route.terms:
+    for a_ix, a, b_ix, b in route.terms[:limit]:
         term = html.escape(f"{_factor_name(route, 'a', a_ix)}·{_factor_name(route, 'b', b_ix)}")
         color = (colors or {}).get((a_ix, b_ix))
         names.append(f"<span style='color:{color}'>{term}</span>" if color else term)
-        values.append(html.escape(f"{paren(a)}·{paren(b)}"))
-    total = html.escape(readout_number(route.total, 4))
+        values.append(html.escape(f"{factor(fa(a_ix, a))}·{factor(fb(b_ix, b))}"))
+    more = len(route.terms) - limit
+    if more > 0:
+        names.append(f"… ({more} more)")
+        values.append("…")
+    total = html.escape(ftotal(route.total))
     eq = f"{route.name} = " + (f"{' + '.join(names)} = {' + '.join(values)} = " if names else "") + f"<b>{total}</b>"
     if route.omitted:
         eq += f" &nbsp;<span style='color:#666'>({route.omitted} product(s) with a zero factor left out)</span>"
@@ -184,6 +221,8 @@ def _static_figure(width, height, decorate, frame: Frame, footer: str = ""):
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), w * cs, h * cs, fill=False, ec=GAP / 255, lw=0.8, zorder=2))
     for x, y, w, h, rgb, lw in frame.boxes:
         ax.add_patch(Rectangle((x, y), w, h, fill=False, ec=rgb / 255, lw=lw * 72 / DPI, zorder=3))
+    for x, y, w, h, rgb, lw in frame.dotted:
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, ec=rgb / 255, lw=lw * 72 / DPI, ls=(0, (2, 2)), zorder=3))
     for x0, y0, x1, y1, color in frame.arrows:
         ax.add_patch(route_arrow((x0, y0), (x1, y1), color))
     for s, x, y, size, color, bold, ha in frame.all_texts():
@@ -226,7 +265,7 @@ class Explorer(_BaseBox):
     _fn = "explorer"
     # pixels: the controls' columns wrap inside this width. Beside the picture when both fit
     # the window (conv_backward_explorer, narrower), else above it in one row
-    controls_width = 1100
+    controls_width = 960
 
     def _setup(self, title, help_text, control_box, width, height, panels, decorate=None):
         """Lay the widget out around a ``width`` x ``height`` picture of ``panels`` (titles drawn once) and draw it."""
@@ -306,7 +345,7 @@ class Explorer(_BaseBox):
                 self._fail(str(exc))
             self.frame = frame
             self.image.value = self._live.render(frame)
-            style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 640)}px"
+            style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 400)}px"
             self.readout.value = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
             self._show_message()
         except Exception as exc:  # never a traceback in the reader's notebook

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch
 
-from .._format import cell_labels
+from .._format import MINUS, cell_labels
 from ..viz import _style
 from ..viz._style import INK, ROUTE_COLORS, relative_luminance
 
@@ -144,6 +144,47 @@ def text_origin(font, s, x, y, ha):
     return left, top
 
 
+CELL_MARGIN = 4  # pixels a cell keeps free around its number (2 on each side)
+
+
+def cell_size(arrays, least=28, most=64, size=7.5):
+    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points.
+
+    Each array is labelled as its panel labels it (:func:`cnnlib._format.cell_labels`,
+    one number of decimals per array): a label never runs into its neighbour.
+    """
+    font = Font.get(size, False)
+    widest = 0
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        if a.size:
+            widest = max(widest, max(font.width(s) for s in np.ravel(np.array(cell_labels(a), dtype=object))))
+    return int(min(max(least, widest + CELL_MARGIN), most))
+
+
+_SUPERSCRIPT = str.maketrans("0123456789" + MINUS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def scaled_labels(data, cs, size=7.5):
+    """(labels, e): the cell labels of ``data``, written in units of 10^e when the plain ones are wider
+    than a cell of ``cs`` pixels (e = 0 when they fit): −0.0180 in a 33-pixel cell is −1.80 with ×10⁻².
+
+    The numbers keep the book's format and their three significant digits; the panel says the unit.
+    """
+    font = Font.get(size, False)
+    labels = cell_labels(data)
+    if max(font.width(t) for row in labels for t in row) <= cs - CELL_MARGIN:
+        return labels, 0
+    finite = np.abs(data[np.isfinite(data) & (data != 0)])
+    e = int(math.floor(math.log10(float(finite.max())))) if finite.size else 0
+    return (cell_labels(data / 10.0**e), e) if e else (labels, 0)
+
+
+def unit(e):
+    """The unit of a scaled panel: ×10⁻² for ``e = −2`` (empty for 0)."""
+    return f"×10{str(e).replace('-', MINUS).translate(_SUPERSCRIPT)}" if e else ""
+
+
 # --------------------------------------------------------------------------- frames
 
 
@@ -177,6 +218,7 @@ class Frame:
         self.fills = []  # (x, y, w, h, rgb)
         self.heats = []  # dicts, see heat()
         self.boxes = []  # (x, y, w, h, color, lw)
+        self.dotted = []  # (x, y, w, h, color, lw): outlines drawn dotted
         self.texts = []  # (s, x, y, size, color, bold, ha)
         self.arrows = []  # (x0, y0, x1, y1, color)
         self.arrays: dict = {}  # name -> the array shown in a heat map
@@ -184,8 +226,9 @@ class Frame:
     def fill(self, x, y, w, h, color):
         self.fills.append((int(x), int(y), int(w), int(h), rgb8(color)))
 
-    def box(self, x, y, w, h, color=HI, lw=2):
-        self.boxes.append((int(x), int(y), int(w), int(h), rgb8(color), int(lw)))
+    def box(self, x, y, w, h, color=HI, lw=2, dotted=False):
+        """An outline; ``dotted``: drawn in dots (a cell that takes part but receives nothing, e.g. a tied maximum)."""
+        (self.dotted if dotted else self.boxes).append((int(x), int(y), int(w), int(h), rgb8(color), int(lw)))
 
     def text(self, s, x, y, size=7.5, color=INK, bold=False, ha="center"):
         """``(x, y)``: the anchor; ``y`` is the vertical centre of the digits."""
@@ -381,6 +424,8 @@ class Live:
             _paste_heat(buf, hm, self._block(hm))
         for x, y, w, h, rgb, lw in frame.boxes:
             _paste_box(buf, x, y, w, h, rgb, lw)
+        for x, y, w, h, rgb, lw in frame.dotted:
+            _paste_box(buf, x, y, w, h, rgb, lw, dots=True)
         if frame.arrows:
             for a, (x0, y0, x1, y1, color) in zip(self._arrow_pool(len(frame.arrows)), frame.arrows):
                 a.set_positions((x0, y0), (x1, y1))
@@ -420,16 +465,23 @@ def _paste_heat(buf, hm, block):
     buf[y0 : y0 + bh, x0 : x0 + bw, :3] = block
 
 
-def _paste_box(buf, x, y, w, h, rgb, lw):
+DOT = 3  # pixels: a dotted outline is DOT pixels of colour, then DOT of background
+
+
+def _paste_box(buf, x, y, w, h, rgb, lw, dots=False):
     H, W = buf.shape[:2]
     x0, y0 = max(x - lw // 2, 0), max(y - lw // 2, 0)
     x1, y1 = min(x + w + (lw + 1) // 2, W), min(y + h + (lw + 1) // 2, H)
     if x1 <= x0 or y1 <= y0:
         return
-    buf[y0 : y0 + lw, x0:x1, :3] = rgb
-    buf[max(y1 - lw, y0) : y1, x0:x1, :3] = rgb
-    buf[y0:y1, x0 : x0 + lw, :3] = rgb
-    buf[y0:y1, max(x1 - lw, x0) : x1, :3] = rgb
+    along_x, along_y = slice(x0, x1), slice(y0, y1)
+    if dots:  # keep every other run of DOT pixels
+        along_x = np.arange(x0, x1)[(np.arange(x1 - x0) // DOT) % 2 == 0]
+        along_y = np.arange(y0, y1)[(np.arange(y1 - y0) // DOT) % 2 == 0]
+    buf[y0 : y0 + lw, along_x, :3] = rgb
+    buf[max(y1 - lw, y0) : y1, along_x, :3] = rgb
+    buf[along_y, x0 : x0 + lw, :3] = rgb
+    buf[along_y, max(x1 - lw, x0) : x1, :3] = rgb
 
 
 def _paste_text(buf, font, s, x, y, rgb, ha):

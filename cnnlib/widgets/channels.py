@@ -21,7 +21,7 @@ from ._controls import (
     widgets,
 )
 from ._explorer import Explorer, pair_colors, route_markup
-from ._raster import GREY, HI, ROUTE, Font, Panel
+from ._raster import GREY, HI, ROUTE, Font, Panel, scaled_labels, unit
 
 __all__ = ["channels_explorer"]
 
@@ -146,13 +146,14 @@ class ChannelsExplorer(Explorer):
             ]
         )
 
-        cs, top, gap, kgap_x, kgap_y = 30, 52, 36, 20, 30
+        # inputs in cells of 27 pixels, everything else in 33: the picture fits 960 pixels at its own size
+        csx, cs, top, gap, kgap_x, kgap_y = 27, 33, 46, 28, 18, 34
         x = 30
         self._px = []
         for c in range(C):
-            self._px.append(Panel(f"X[{c}]  channel {c}", H, Wd, cs=cs).place(x, top))
-            x += Wd * cs + 20
-        xk = x + gap - 20
+            self._px.append(Panel(f"X[{c}]  channel {c}", H, Wd, cs=csx).place(x, top))
+            x += Wd * csx + 14
+        xk = x - 14 + gap
         self._pw = {}
         for f in range(F):
             for c in range(C):
@@ -163,27 +164,30 @@ class ChannelsExplorer(Explorer):
         xz = xk + max(kw, 60) + gap
         self._pdz = []
         for f in range(F):
-            self._pdz.append(Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 24), top))
-        rows1 = max(H * cs, F * K * cs + (F - 1) * kgap_y, Ho * cs)
-        row2 = top + rows1 + 56
-        self._pdx = [Panel(f"dX[{c}]", H, Wd, cs=cs).place(p.x, row2) for c, p in enumerate(self._px)]
+            self._pdz.append(Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 16), top))
+        kh = F * K * cs + (F - 1) * kgap_y
+        rows1 = max(H * csx, kh, Ho * cs)
+        row2 = top + rows1 + 50
+        self._pdx = [Panel(f"dX[{c}]", H, Wd, cs=cs).place(30 + c * (Wd * cs + 14), row2) for c in range(C)]
+        xk2 = self._pdx[-1].x + Wd * cs + gap
         self._pdw = {
-            (f, c): Panel(f"dW[{f},{c}]", K, K, cs=cs).place(p.x, row2 + (p.y - top)) for (f, c), p in self._pw.items()
+            (f, c): Panel(f"dW[{f},{c}]", K, K, cs=cs).place(xk2 + (p.x - xk), row2 + (p.y - top))
+            for (f, c), p in self._pw.items()
         }
-        self._pdb = Panel("db = Σ δZ[f]", 1, F, cs=cs + 8).place(xz, row2)
-        width = max(self._pdz[-1].x + Wo * cs, self._pdb.x + 130) + 20
-        height = row2 + rows1 + 14
+        self._pdb = Panel("db = Σ δZ[f]", 1, F, cs=cs).place(xk2 + max(kw, 60) + gap, row2)
+        width = max(self._pdz[-1].x + Wo * cs, self._pdb.x + 100) + 20
+        rows2 = max(H * cs, kh)
+        height = row2 + rows2 + 12
         panels = [*self._px, *self._pw.values(), *self._pdz, *self._pdx, *self._pdw.values(), self._pdb]
 
         def decorate(fig, ax):
             f7 = Font.get(7)
-            for y0, text in ((top + rows1 / 2, "inputs"), (row2 + rows1 / 2, "gradients")):
+            for y0, text in ((top + rows1 / 2, "inputs"), (row2 + rows2 / 2, "gradients")):
                 ax.text(12, y0, text, fontproperties=f7.prop, rotation=90, color=GREY, ha="center", va="center")
 
         self._setup(
             "Channels and filters, backward",
-            "C input channels, F filters: dW[f, c] = X[c] ⋆ δZ[f] and dX[c] = Σ_f δZ[f] * W[f, c]; "
-            "pick an entry to see the products that sum to it",
+            "dW[f, c] = X[c] ⋆ δZ[f], dX[c] = Σ_f δZ[f] * W[f, c]; pick an entry to see the products that sum to it",
             box,
             width,
             height,
@@ -221,6 +225,14 @@ class ChannelsExplorer(Explorer):
         self.update()
 
     # -- the picture
+
+    def _heat(self, frame, panel, name, data, **kwargs):
+        """A heat map whose numbers fit their cells: in units of 10^e (said after the title) when needed."""
+        labels, e = scaled_labels(data, panel.cs)
+        self.state.setdefault("units", {})[name] = e
+        if e and not name.startswith("dX"):  # dX[c]'s subtitle also names the explained entry
+            panel.subtitle(frame, unit(e))
+        return frame.heat(panel, name, data, labels=labels, **kwargs)
 
     def _compute(self, frame):
         X, W = self._X.copy(), self._W.copy()
@@ -265,15 +277,17 @@ class ChannelsExplorer(Explorer):
                 routes_w.append(((g, c), a, e, colors[product]))
                 routes_z.append((g, u, v, colors[product]))
         self.state["route"] = rs
-        xc = [frame.heat(self._px[k], f"X[{k}]", X[k], signed=False, dim=xdim[k]) for k in range(C)]
+        xc = [self._heat(frame, self._px[k], f"X[{k}]", X[k], signed=False, dim=xdim[k]) for k in range(C)]
         wc = {
-            key: frame.heat(p, f"W[{key[0]},{key[1]}]", W[key], signed=True, dim=wdim[key])
+            key: self._heat(frame, p, f"W[{key[0]},{key[1]}]", W[key], signed=True, dim=wdim[key])
             for key, p in self._pw.items()
         }
-        zc = [frame.heat(self._pdz[g], f"dZ[{g}]", dZ[g], signed=True, dim=zdim[g]) for g in range(F)]
-        dxc = [frame.heat(self._pdx[k], f"dX[{k}]", dX[k], signed=True) for k in range(C)]
-        dwc = {key: frame.heat(p, f"dW[{key[0]},{key[1]}]", dW[key], signed=True) for key, p in self._pdw.items()}
-        frame.heat(self._pdb, "db", db[None, :], signed=True, row_labels=[""])
+        zc = [self._heat(frame, self._pdz[g], f"dZ[{g}]", dZ[g], signed=True, dim=zdim[g]) for g in range(F)]
+        dxc = [self._heat(frame, self._pdx[k], f"dX[{k}]", dX[k], signed=True) for k in range(C)]
+        dwc = {
+            key: self._heat(frame, p, f"dW[{key[0]},{key[1]}]", dW[key], signed=True) for key, p in self._pdw.items()
+        }
+        self._heat(frame, self._pdb, "db", db[None, :], signed=True, row_labels=[""])
         for k, r, q in routes_x:
             frame.box(*xc[k].rect(r, q), ROUTE, 3)
         for key, r, q, color in routes_w:
@@ -287,13 +301,18 @@ class ChannelsExplorer(Explorer):
         else:
             frame.box(*xc[c].rect(i, j), HI, 3)
             frame.box(*dxc[c].rect(i, j), HI, 3)
-            self._pdx[c].subtitle(frame, f"entry ({i}, {j}): {len(rs.terms)} product(s)")
+
+        for k, p in enumerate(self._pdx):
+            e = self.state["units"][f"dX[{k}]"]
+            entry = f"entry ({i}, {j}): {len(rs.terms)} product(s)" if target == "dX" and k == c else ""
+            if e or entry:
+                p.subtitle(frame, "  ".join(t for t in (unit(e), entry) if t))
         what = (
             f"dW[{f},{c}] only meets input channel {c} and filter {f}'s δ"
             if target == "dW"
             else f"dX[{c}] collects from every filter: Σ over f = 0..{F - 1}"
         )
-        self._readout = f"{route_markup(rs, colors)} &nbsp;·&nbsp; {html.escape(what)}"
+        self._readout = f"{route_markup(rs, colors, limit=9)} &nbsp;·&nbsp; {html.escape(what)}"
 
 
 channels_explorer = ChannelsExplorer

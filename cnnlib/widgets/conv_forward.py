@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._format import readout_number
+from .._format import array_format, cell_label, readout_number
 from ..conv import conv2d_forward, conv_output_size
 from ._controls import PatternPicker, float_slider, int_slider, label, pattern, widgets
 from ._conv import ConvExplorerBase, span_message
@@ -14,9 +14,9 @@ from ._raster import ERR, HI, ROUTE, Font, Panel
 __all__ = ["conv_forward_explorer"]
 
 
-def _products(terms, limit=12):
-    """'a·b + c·d + …' for the read-outs (terms: list of (a, b))."""
-    parts = [f"{paren(a)}·{paren(b)}" for a, b in terms[:limit]]
+def _products(terms, limit=12, fa=cell_label, fb=cell_label):
+    """'a·b + c·d + …' for the read-outs (terms: list of (a, b); ``fa``, ``fb``: the factors' array formats)."""
+    parts = [f"{paren(a, fa)}·{paren(b, fb)}" for a, b in terms[:limit]]
     if len(terms) > limit:
         parts.append(f"… ({len(terms) - limit} more)")
     return " + ".join(parts) if parts else "0"
@@ -60,7 +60,8 @@ class ConvForwardExplorer(ConvExplorerBase):
             description_width="50px",
         )
         self._b = float_slider("bias b", b, 5.0, 0.5, width="240px")
-        hyper = self._hyper_sliders(stride, padding, dilation, show_dilation=show_dilation)
+        shown = ("stride", "padding", "dilation") if show_dilation else ("stride", "padding")
+        hyper = self._hyper_sliders(stride, padding, dilation, shown=shown)
         self._pos = int_slider("window #", 0, 0, 0)
         for w in (self._b, *hyper, self._pos):
             w.observe(on, names="value")
@@ -137,7 +138,7 @@ class ConvForwardExplorer(ConvExplorerBase):
         b = float(self._b.value)
         H, Wd, KH, KW = self.H, self.Wd, self.KH, self.KW
         self.state = {"X": X, "W": W, "b": b, "stride": S, "padding": P, "dilation": D, "error": None}
-        self._pw.subtitle(frame, f"{KH}×{KW},  b = {readout_number(b, 3)}")
+        self._pw.subtitle(frame, f"{KH}×{KW},  b = {readout_number(b)}")
         Xp, grey, xlabels = self._padded_x(frame, X, P)
         frame.heat(self._pw, "W", W, signed=True)
         msg = span_message(KH, KW, D, H, Wd, P)
@@ -176,7 +177,8 @@ class ConvForwardExplorer(ConvExplorerBase):
         window = f"{u}·{S} + i·{D}, {v}·{S} + j·{D}" if self._dilation is not None else f"{u}·{S} + i, {v}·{S} + j"
         self._readout = (
             f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{window}]"
-            f" = {paren(b)} + {_products(terms, 9)} = <b>{readout_number(Z[u, v], 4)}</b>"
+            f" = {paren(b)} + {_products(terms, 9, array_format(W), array_format(Xp))}"
+            f" = <b>{array_format(Z)(Z[u, v])}</b>"
             f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by pad = {P})</span>"
         )
 

@@ -217,7 +217,7 @@ class DenseSoftmaxExplorer(Explorer):
             bold=True,
             ha="left",
         )
-        yhat_text = ", ".join(readout_number(v, 3) for v in yhat)
+        yhat_text = ", ".join(readout_number(v) for v in yhat)
         frame.text(
             f"δ = ŷ − y = [{yhat_text}] − [{', '.join(str(int(v)) for v in onehot)}]",
             lx,

@@ -197,7 +197,7 @@ class DigitsExplorer(Explorer):
         frame.heat(self._px, "x", x[0, 0], signed=False, labels=blank, index=False)
         self._px.subtitle(frame, f"test digit #{n}: a {true}")
         frame.heat(self._pg, "dX", dX[0, 0], signed=True, labels=blank, index=False)
-        self._pg.subtitle(frame, f"for k = {k}: L = −log ŷ[{k}] = {readout_number(L, 3)}")
+        self._pg.subtitle(frame, f"for k = {k}: L = −log ŷ[{k}] = {readout_number(L)}")
         a_max = float(A.max())
         for f, p in enumerate(self._pa):  # every map on one scale, 0 to the largest activation
             frame.heat(p, f"A[{f}]", A[0, f], signed=False, vmin=0.0, vmax=a_max, labels=blank, index=False)
@@ -214,8 +214,8 @@ class DigitsExplorer(Explorer):
         frame.arrays["yhat"] = yhat.copy()
         self._readout = (
             f"test digit #{n}, a {true}: the network reads a <b>{pred}</b> ({verdict}), ŷ[{pred}] = "
-            f"{readout_number(yhat[pred], 3)}; dL/dX for L = −log ŷ[{k}] = {readout_number(L, 3)} (eq. 9.4); "
-            f"feature maps on one scale, from 0 to {readout_number(a_max, 3)}"
+            f"{readout_number(yhat[pred])}; dL/dX for L = −log ŷ[{k}] = {readout_number(L)} (eq. 9.4); "
+            f"feature maps on one scale, from 0 to {readout_number(a_max)}"
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._format import readout_number
+from .._format import array_format, cell_label, cell_labels
 from ..seeds import seed002_network
 from ..viz._style import INK
 from ._controls import (
@@ -20,7 +20,7 @@ from ._controls import (
     widgets,
 )
 from ._explorer import Explorer, op_arrow, sized_2d
-from ._raster import GREY, HI, ROUTE, Font, Panel
+from ._raster import GREY, HI, ROUTE, Font, Panel, scaled_labels, unit
 
 __all__ = ["pipeline_explorer"]
 
@@ -62,6 +62,8 @@ class PipelineExplorer(Explorer):
         self._pattern = PatternPicker(self._apply_pattern, placeholder="(keep)", description="X pattern", width="280px")
         self._prow = int_slider("pixel row", 2, 0, 5)
         self._pcol = int_slider("pixel column", 2, 0, 5)
+        for w in (self._prow, self._pcol):
+            w.style.description_width = "90px"
         # a text box, not a slider: selecting a pixel shows its value exactly, and what is typed is kept
         self._pval = NumberBox(
             X[2, 2],
@@ -69,7 +71,7 @@ class PipelineExplorer(Explorer):
             label_text="pixel value",
             width=250,
             description="pixel value",
-            description_width="80px",
+            description_width="90px",
         )
         self._prow.observe(self._select_pixel, names="value")
         self._pcol.observe(self._select_pixel, names="value")
@@ -97,14 +99,15 @@ class PipelineExplorer(Explorer):
                         label("target"),
                         self._y,
                         widgets.HTML(
-                            value=f"<span style='color:#666'>W2 = {np.array2string(W2, separator=', ')}, "
-                            f"B2 = {readout_number(self.B2)} (fixed)</span>"
+                            value=f"<span style='color:#666'>W2 = [{', '.join(cell_labels(W2))}], "
+                            f"B2 = {cell_label(self.B2)} (fixed)</span>"
                         ),
                     ]
                 ),
             ]
         )
-        cs, top, gap = 31, 52, 40
+        # 21 columns of cells in a row: numbers too wide for a cell are written in units of 10^e
+        cs, top, gap = 33, 46, 40
         P = {}
         P["X"] = Panel("X", 6, 6, cs=cs).place(30, top)
         P["W1"] = Panel("W1", 3, 3, cs=cs).place(P["X"].x + P["X"].width + 22, top)
@@ -113,8 +116,7 @@ class PipelineExplorer(Explorer):
         P["P1"] = Panel("P1", 2, 2, cs=cs).place(P["A1"].x + P["A1"].width + gap, top)
         P["F"] = Panel("F", 4, 1, cs=cs).place(P["P1"].x + P["P1"].width + gap, top)
         P["W2"] = Panel("W2", 4, 1, cs=cs).place(P["F"].x + P["F"].width + 20, top)
-        hx = P["W2"].x + P["W2"].width + 44
-        row2 = top + 6 * cs + 58
+        row2 = top + 6 * cs + 50
         for name, title in (
             ("X", "dX"),
             ("W1", "dW1"),
@@ -129,8 +131,9 @@ class PipelineExplorer(Explorer):
         for name, q in P.items():
             q.row_index = name in ("X", "dX")
         self._P = P
-        self._head = (hx, top)
-        width = hx + 112
+        # the scalars (Z2, ŷ, L; δZ2, dB2, dB1) under P1, which is shorter than X
+        self._head = (P["P1"].x, top + 3 * cs + 4)
+        width = P["W2"].x + P["W2"].width + 16
         height = row2 + 6 * cs + 12
 
         def decorate(fig, ax):
@@ -141,10 +144,9 @@ class PipelineExplorer(Explorer):
                 ("Z1", "A1", "ReLU"),
                 ("A1", "P1", "max"),
                 ("P1", "F", "flatten"),
-                ("W2", None, "σ"),
             ):
                 x0 = P[a].x + P[a].width + 6
-                x1 = (P[b].x - 6) if b else hx - 8
+                x1 = P[b].x - 6
                 op_arrow(ax, x0, x1, mid1, "")
                 op_arrow(ax, x0, x1, mid2, "", back=True)
                 for yy in (mid1, mid2):
@@ -178,8 +180,7 @@ class PipelineExplorer(Explorer):
 
         self._setup(
             "Seed 002's network, end to end",
-            "X → conv(W1) + B1 → ReLU → max-pool 2×2 → flatten → ·W2 + B2 → σ → BCE; "
-            "every value on top, its gradient below",
+            "X → conv(W1) + B1 → ReLU → max-pool 2×2 → flatten → ·W2 + B2 → σ → BCE; values on top, gradients below",
             box,
             width,
             height,
@@ -231,68 +232,102 @@ class PipelineExplorer(Explorer):
                 out.append((u, v, cells))
         return out
 
+    def _heat(self, frame, name, data, **kwargs):
+        """A heat map whose numbers fit their cells: in units of 10^e (said after the title) when needed."""
+        panel = self._P[name]
+        labels, e = scaled_labels(data, panel.cs)
+        self.state.setdefault("units", {})[name] = e
+        if e and panel.cols >= 2:
+            panel.subtitle(frame, unit(e))
+        elif e:  # a one-column panel: the unit under it
+            frame.text(unit(e), panel.x + panel.width / 2, panel.y + panel.height + 10, 7, GREY)
+        return frame.heat(panel, name, data, labels=labels, **kwargs)
+
     def _compute(self, frame):
         X = self._X.copy()
         W1 = self._wgrid.array
         B1, y = float(self._b1.value), int(self._y.value)
         self.state = seed002_network(X, W1, B1, self.W2.copy(), self.B2, y)
-        self.state.update(yhat=self.state["A2"], error=None)
+        self.state.update(yhat=self.state["A2"], error=None, units={})
         st, P = self.state, self._P
         r, c = self._prow.value, self._pcol.value
-        xc = frame.heat(P["X"], "X", X, signed=False)
+        xc = self._heat(frame, "X", X, signed=False)
         frame.box(*xc.rect(r, c), HI, 3)
-        frame.heat(P["W1"], "W1", W1, signed=True)
+        self._heat(frame, "W1", W1, signed=True)
         relu_off = st["Z1"] <= 0
-        frame.heat(P["Z1"], "Z1", st["Z1"], signed=True)
-        ac = frame.heat(P["A1"], "A1", st["A1"], signed=False)
+        self._heat(frame, "Z1", st["Z1"], signed=True)
+        ac = self._heat(frame, "A1", st["A1"], signed=False)
         for wr, wc in st["winners"]:
             frame.box(*ac.rect(wr, wc), ROUTE, 2)
-        # a window whose maximum is shared: its other maxima get a thin outline, and a note says who wins
+        # a window whose maximum is shared: the first maximum (row-major) wins and takes all of δP1;
+        # the other maxima get nothing, and are outlined in dots on A1 and δA1
         ties = self._ties(st["A1"], st["winners"])
         st["ties"] = ties
-        for k, (u, v, cells) in enumerate(ties):
-            for cell in cells:
-                frame.box(*ac.rect(*cell), ROUTE, 1)
-            frame.text(
-                f"tie in window ({u}, {v}): first maximum wins",
-                P["A1"].x,
-                P["A1"].y + P["A1"].height + 12 + 13 * k,
-                7,
+        st["tied_without_gradient"] = [cell for _, _, cells in ties for cell in cells]
+        for cell in st["tied_without_gradient"]:
+            frame.box(*ac.rect(*cell), ROUTE, 2, dotted=True)
+        fa1 = array_format(st["A1"])
+        notes = [
+            (
+                f"window ({u}, {v}) ties: "
+                + " = ".join(f"A1[{a},{b}]" for a, b in [st["winners"][2 * u + v], *cells])
+                + f" = {fa1(st['A1'][cells[0]])}",
                 ROUTE,
-                ha="left",
             )
-        frame.heat(P["P1"], "P1", st["P1"], signed=False)
-        frame.heat(P["F"], "F", st["F"][:, None], signed=False)
-        frame.heat(P["W2"], "W2", st["W2"][:, None], signed=True)
-        dxc = frame.heat(P["dX"], "dX", st["dX"], signed=True)
+            for u, v, cells in ties
+        ]
+        if ties:
+            notes.append(("dotted: a tied maximum that gets no gradient", GREY))
+        right = P["A1"].x + P["A1"].width  # under Z1 and A1, ending at A1's right edge
+        for k, (text, color) in enumerate(notes[:4]):
+            frame.text(text, right, P["A1"].y + P["A1"].height + 10 + 13 * k, 7, color, ha="right")
+        self._heat(frame, "P1", st["P1"], signed=False)
+        self._heat(frame, "F", st["F"][:, None], signed=False)
+        self._heat(frame, "W2", st["W2"][:, None], signed=True)
+        dxc = self._heat(frame, "dX", st["dX"], signed=True)
         frame.box(*dxc.rect(r, c), HI, 3)
-        frame.heat(P["dW1"], "dW1", st["dW1"], signed=True)
-        frame.heat(P["dZ1"], "dZ1", st["dZ1"], signed=True, dim=relu_off)
-        dac = frame.heat(P["dA1"], "dA1", st["dA1"], signed=True)
+        self._heat(frame, "dW1", st["dW1"], signed=True)
+        self._heat(frame, "dZ1", st["dZ1"], signed=True, dim=relu_off)
+        dac = self._heat(frame, "dA1", st["dA1"], signed=True)
         for wr, wc in st["winners"]:
             frame.box(*dac.rect(wr, wc), ROUTE, 2)
-        frame.heat(P["dP1"], "dP1", st["dP1"], signed=True)
-        frame.heat(P["dF"], "dF", st["dF"][:, None], signed=True)
-        frame.heat(P["dW2"], "dW2", st["dW2"][:, None], signed=True)
-        P["W1"].subtitle(frame, f"B1 = {readout_number(B1, 3)}")
-        P["dW1"].subtitle(frame, f"dB1 = {readout_number(st['dB1'], 3)}")
-        P["dZ1"].subtitle(frame, "0 where Z1 ≤ 0")
-        hx, top = self._head
-        row2 = P["dX"].y
+        for cell in st["tied_without_gradient"]:
+            frame.box(*dac.rect(*cell), ROUTE, 2, dotted=True)
+        self._heat(frame, "dP1", st["dP1"], signed=True)
+        self._heat(frame, "dF", st["dF"][:, None], signed=True)
+        self._heat(frame, "dW2", st["dW2"][:, None], signed=True)
+        if not st["units"]["W1"]:
+            P["W1"].subtitle(frame, f"B1 = {cell_label(B1)}")
+        frame.text("faded: 0 where Z1 ≤ 0", P["dZ1"].x, P["dZ1"].y + P["dZ1"].height + 10, 7, GREY, ha="left")
+        hx, hy = self._head
         heads = (
-            (top, [("Z2 = F·W2 + B2", st["Z2"]), ("ŷ = A2 = σ(Z2)", st["A2"]), ("L = BCE(ŷ, y)", st["L"])]),
-            (row2, [("δZ2 = ŷ − y", st["dZ2"]), ("dB2 = δZ2", st["dB2"]), ("dB1 = Σ δZ1", st["dB1"])]),
+            (
+                hy,
+                [("Z2 = F·W2 + B2", st["Z2"]), ("ŷ = A2 = σ(Z2)", st["A2"]), ("L = BCE(ŷ, y)", st["L"])],
+            ),
+            (
+                P["dP1"].y + 3 * P["dP1"].cs + 4,
+                [("δZ2 = ŷ − y", st["dZ2"]), ("dB2 = δZ2", st["dB2"]), ("dB1 = Σ δZ1", st["dB1"])],
+            ),
         )
         for y0, lines in heads:
             for k, (name, val) in enumerate(lines):
-                frame.text(name, hx, y0 + 6 + 34 * k, 7.5, GREY, ha="left")
-                frame.text("= " + readout_number(val), hx + 8, y0 + 21 + 34 * k, 8, INK, bold=True, ha="left")
-        frame.text(f"label y = {y}", hx, top + 6 + 34 * 3, 7.5, ROUTE, bold=True, ha="left")
+                frame.text(name, hx, y0 + 28 * k, 7, GREY, ha="left")
+                frame.text("= " + cell_label(val), hx + 8, y0 + 28 * k + 13, 7.5, INK, bold=True, ha="left")
+        frame.text(f"label y = {y}", hx, hy + 28 * 3, 7.5, ROUTE, bold=True, ha="left")
+        fx, fdx = array_format(X), array_format(st["dX"])
+        tie_text = (
+            " &nbsp;·&nbsp; dotted: tied maxima of a pooling window, which receive no gradient (the first maximum in "
+            "row-major order takes it all)"
+            if ties
+            else ""
+        )
         self._readout = (
-            f"pixel X[{r}, {c}] = {readout_number(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{readout_number(st['dX'][r, c])}</b>"
-            f" &nbsp;·&nbsp; ŷ = {readout_number(st['A2'])}, L = {readout_number(st['L'])}, δZ2 = ŷ − y = "
-            f"{readout_number(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
-            f"that receive gradient); faded δZ1: ReLU off (Z1 ≤ 0)"
+            f"pixel X[{r}, {c}] = {fx(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{fdx(st['dX'][r, c])}</b>"
+            f" &nbsp;·&nbsp; ŷ = {cell_label(st['A2'])}, L = {cell_label(st['L'])}, δZ2 = ŷ − y = "
+            f"{cell_label(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
+            f"that receive gradient){tie_text}; faded δZ1: ReLU off (Z1 ≤ 0); ×10ⁿ after a title: "
+            "that panel's numbers are in units of 10ⁿ"
         )
 
 

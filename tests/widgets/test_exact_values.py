@@ -231,7 +231,16 @@ def test_pipeline_default_ties_are_noted_on_the_picture():
     assert ties
     texts = [s for s, *_ in ex.frame.all_texts()]
     for u, v, _ in ties:
-        assert f"tie in window ({u}, {v}): first maximum wins" in texts
+        assert any(t.startswith(f"window ({u}, {v}) ties: ") for t in texts), texts
+    assert "dotted: a tied maximum that gets no gradient" in texts and "dotted" in ex.readout_text
+    # a tied maximum that is not the winner gets no gradient, and is outlined in dots (on A1 and δA1), never solid
+    cells = ex.state["tied_without_gradient"]
+    assert cells == [(1, 1), (3, 3)]  # the diagonal stroke: two windows with exact ties
+    for r, c in cells:
+        assert ex.state["dA1"][r, c] == 0 and (r, c) not in ex.state["winners"]
+    assert len(ex.frame.dotted) == 2 * len(cells)
+    solid = {(x, y) for x, y, *_ in ex.frame.boxes}
+    assert not solid & {(x, y) for x, y, *_ in ex.frame.dotted}
     X, W1, W2 = _chapter06()
     ex = W.pipeline_explorer(X, W1, B1=-0.5, W2=W2.ravel(), B2=0.1, y=1)
     A1 = ex.state["A1"]

@@ -1,11 +1,11 @@
 """The explorers fit a 1400×1000 browser window at 100 % zoom, and their text is readable.
 
 The controls' height is estimated from ipywidgets' default sizes (a slider, a dropdown,
-a text box or a row of toggle buttons: 28 px plus 2 px margins; a label: 24 px), with
-the wrapping of a ``row wrap`` box simulated inside its ``max_width``. JupyterLab's
-menus, tabs, toolbar and status bar take about 150 px of the 1000, its prompt column,
-margins and scroll bar about 180 px of the 1400 (side panel closed; Chromium measured an
-explorer 1220 px wide): the explorer gets the rest, less 20 px.
+or a row of toggle buttons: 28 px plus 2 px margins; a label: 24 px; an edit box of a
+grid: its own height and margins), with the wrapping of a ``row wrap`` box simulated
+inside its ``max_width``. Chromium measured JupyterLab's notebook area in a 1400×1000
+window with the left side panel open (as JupyterLab opens): 1070×879 px, of which the
+prompt column and margins take 110 px of the width, so an output is at most 960 px wide.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cnnlib.widgets._controls import Guarded  # noqa: E402
 
 ROW = 32  # a control: 28 px high, 2 px margins
 LABEL = 24
-SPACE_W, SPACE_H = 1400 - 200, 1000 - 150
+SPACE_W, SPACE_H = 960, 870
 
 
 def _px(value, default):
@@ -32,12 +32,14 @@ def _px(value, default):
     return float(m.group(1)) if m else default
 
 
-def _margin(w):
-    """(horizontal, vertical) pixels of a ``margin: top right bottom left`` layout."""
+def _margin(w, default=0.0):
+    """(horizontal, vertical) pixels of a ``margin: top right bottom left`` (or ``margin: all``) layout."""
     parts = [_px(p, 0.0) for p in str(w.layout.margin or "").split()] if w.layout.margin else []
     if len(parts) == 4:
         return parts[1] + parts[3], parts[0] + parts[2]
-    return 0.0, 0.0
+    if len(parts) == 1:
+        return 2 * parts[0], 2 * parts[0]
+    return 2 * default, 2 * default
 
 
 def size(w):
@@ -50,7 +52,9 @@ def size(w):
         m = re.match(r"repeat\((\d+)", w.layout.grid_template_columns or "")
         cols = int(m.group(1)) if m else cols
         rows = -(-len(w.children) // cols)
-        return _px(w.layout.width, 300.0) + dw, rows * (ROW + 2) + dh
+        cell = w.children[0] if w.children else None
+        pitch = (_px(cell.layout.height, 28.0) + _margin(cell, 2.0)[1] if cell else ROW) + 2
+        return _px(w.layout.width, 300.0) + dw, rows * pitch + dh
     if isinstance(w, ipywidgets.Box):
         sizes = [size(c) for c in w.children]
         if isinstance(w, ipywidgets.VBox):
@@ -77,8 +81,8 @@ def explorer_size(ex):
     controls, picture = body.children
     cw, ch = size(controls)
     pw = ex._width
-    readout_lines = -(-len(ex.readout_text) // max(pw // 7, 1)) if ex.readout_text else 0
-    ph = ex._height + readout_lines * 22
+    readout_lines = -(-len(ex.readout_text) // max(max(pw, 400) // 8, 1)) if ex.readout_text else 0
+    ph = ex._height + readout_lines * 20
     if cw + pw <= SPACE_W:
         return cw + pw, LABEL + max(ch, ph)
     return max(cw, pw), LABEL + ch + ph
@@ -92,7 +96,8 @@ def _values(w):
 
 
 def _largest(ex):
-    """Drive the explorer to its largest picture: the largest padding, the smallest stride, and each dilation."""
+    """Drive the explorer through its largest pictures and controls: the largest padding with each stride,
+    each grid of a grid switcher, dW and dX."""
     c = ex.controls
     states = [{}]
     if "padding" in c:
@@ -100,25 +105,109 @@ def _largest(ex):
     for st in states:
         for name, v in st.items():
             ex.controls[name].value = v
-        yield
+        for grid in _values(c["edit"]) if "edit" in c else [None]:
+            if grid is not None:
+                ex.controls["edit"].value = grid
+            for target in ("dW", "dX") if "explain" in c else (None,):
+                if target:
+                    ex.controls["explain"].value = target
+                yield
 
 
 @pytest.mark.parametrize("name", sorted(EXPLORERS))
-def test_explorer_at_its_largest_fits_a_1400_by_1000_window(name):
+def test_explorer_at_its_largest_fits_a_1400_by_1000_window_with_the_side_panel_open(name):
     ex = EXPLORERS[name]()
     for _ in _largest(ex):
-        for target in ("dW", "dX") if "explain" in ex.controls else (None,):
-            if target:
-                ex.controls["explain"].value = target
-            w, h = explorer_size(ex)
-            assert h <= SPACE_H, (name, ex.controls["stride"].value if "stride" in ex.controls else None, w, h)
+        w, h = explorer_size(ex)
+        assert w <= SPACE_W and h <= SPACE_H, (name, {k: v.value for k, v in ex.controls.items() if "[" not in k}, w, h)
 
 
-def test_chapter_08_explorer_has_its_controls_beside_the_picture():
-    ex = W.conv_backward_explorer(stride=2)
-    ex.controls["padding"].value = 2
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_the_picture_fits_the_window_at_its_own_size(name):
+    # a picture wider than the output area is scaled down by the browser, and its text with it
+    ex = EXPLORERS[name]()
+    for _ in _largest(ex):
+        assert ex._width <= SPACE_W, (name, ex._width)
+
+
+def _chapter_calls():
+    """The convolution-backward explorer as notebooks 03, 05 and 08 call it."""
+    X3 = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3], [5, 8, 9, 7, 9], [3, 2, 3, 8, 4], [6, 2, 6, 4, 3]], float)
+    W3 = np.array([[1, 0, -1], [2, 1, 0], [0, 0, 3]], float)
+    dZ3 = np.array([[1, -2, 4], [0, 3, -1], [2, -1, 1]], float)
+    o = np.array([[0.51, 0.9, 0.88, 0.84, 0.05], [0.4, 0.62, 0.22, 0.59, 0.1], [0.11, 0.2, 0.74, 0.33, 0.14],
+                  [0.47, 0.01, 0.85, 0.7, 0.09], [0.76, 0.19, 0.72, 0.17, 0.57]])  # fmt: skip
+    W_c = np.array([[-0.13, 0.16], [-0.51, 0.61]])
+    d_seed = np.zeros((4, 4))
+    d_seed[0, 2], d_seed[1, 1], d_seed[2, 1], d_seed[3, 3] = 0.0686, 0.0364, 0.0467, -0.0681
+    X6 = np.array([[2, 7, 1, 8, 2, 8], [8, 2, 8, 4, 5, 9], [4, 5, 2, 3, 5, 3], [0, 2, 8, 7, 4, 7],
+                   [3, 5, 2, 6, 6, 2], [9, 7, 7, 5, 7, 2]], float)  # fmt: skip
+    return {
+        "03": lambda: W.conv_backward_explorer(X3, W3, dZ3),
+        "05": lambda: W.conv_backward_explorer(o, W_c, d_seed),
+        "08": lambda: W.conv_backward_explorer(X6, W3, np.array([[2.0, -1.0], [-3.0, 1.5]]), stride=2),
+    }
+
+
+@pytest.mark.parametrize("chapter", ["03", "05", "08"])
+def test_the_chapters_conv_backward_explorers_fit_the_window(chapter):
+    ex = _chapter_calls()[chapter]()
     controls, _ = ex.children[2].children
-    assert size(controls)[0] + ex._width <= SPACE_W
+    if chapter != "08":  # the plain convolution: controls beside the picture
+        assert size(controls)[0] + ex._width <= SPACE_W
+    for _ in _largest(ex):
+        w, h = explorer_size(ex)
+        assert w <= SPACE_W and h <= SPACE_H, (chapter, w, h)
+
+
+def test_chapters_03_and_05_show_no_stride_padding_or_dilation():
+    calls = _chapter_calls()
+    for chapter in ("03", "05"):
+        ex = calls[chapter]()
+        assert not {"stride", "padding", "dilation"} & set(ex.controls), chapter
+        assert ex.state["stride"] == 1 and ex.state["padding"] == 0 and ex.state["dilation"] == 1
+        assert "dZ_dilated" not in ex.frame_arrays  # no dilated δZ panel either
+    ex = calls["08"]()
+    assert {"stride", "padding", "dilation"} <= set(ex.controls) and ex.state["stride"] == 2
+
+
+def test_hyper_chooses_the_sliders():
+    assert {"stride", "padding", "dilation"} <= set(W.conv_backward_explorer(hyper=True).controls)
+    ex = W.conv_backward_explorer(stride=2, hyper=False)  # no sliders, the call's stride kept
+    assert not {"stride", "padding", "dilation"} & set(ex.controls) and ex.state["stride"] == 2
+    ex = W.conv_backward_explorer(hyper=("stride",))
+    assert "stride" in ex.controls and not {"padding", "dilation"} & set(ex.controls)
+    ex.controls["stride"].value = 2
+    assert ex.state["stride"] == 2 and ex.state["padding"] == 0 and ex.error is None
+    with pytest.raises(ValueError, match="^conv_backward_explorer: hyper"):
+        W.conv_backward_explorer(hyper=("pad",))
+
+
+def _label_overflows(ex):
+    """Numbers wider than their cell (each keeps CELL_MARGIN pixels free)."""
+    from cnnlib.widgets._raster import CELL_MARGIN, Font
+
+    out = []
+    for hm in ex.frame.heats:
+        font = Font.get(hm["font"], False)
+        out += [(s, hm["cs"]) for s, *_ in hm["cells"] if font.width(s) > hm["cs"] - CELL_MARGIN]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_every_number_fits_its_cell(name):
+    ex = EXPLORERS[name]()
+    for _ in _largest(ex):
+        assert not _label_overflows(ex), (name, _label_overflows(ex))
+
+
+@pytest.mark.parametrize("chapter", ["03", "05", "08"])
+def test_every_number_fits_its_cell_in_the_chapters(chapter):
+    ex = _chapter_calls()[chapter]()
+    for _ in _largest(ex):
+        assert not _label_overflows(ex), (chapter, _label_overflows(ex))
+    ex.controls["X[0,0]"].value = -123.456  # a wider number: wider cells, never an overflow
+    assert ex.state["X"][0, 0] == -123.456 and not _label_overflows(ex)
 
 
 @pytest.mark.parametrize("name", sorted(EXPLORERS))
@@ -138,3 +227,16 @@ def test_every_control_is_guarded():
 def test_explorer_has_the_css_classes_the_browser_test_finds(name):
     ex = EXPLORERS[name]()
     assert {"cnnlib-explorer", f"cnnlib-{name.replace('_', '-')}-explorer"} <= set(ex._dom_classes)
+
+
+def test_pipeline_writes_small_gradients_in_units_that_fit_their_cells():
+    from cnnlib.widgets.pipeline import scaled_labels, unit
+
+    ex = W.pipeline_explorer()
+    assert ex._width <= SPACE_W and not _label_overflows(ex)
+    assert ex.state["units"]["dX"] == -2 and ex.state["units"]["X"] == 0
+    texts = [s for s, *_ in ex.frame.all_texts()]
+    assert "−5.40" in texts and unit(-2) == "×10⁻²" and "×10⁻²" in texts  # dX[2, 2] = −0.0540
+    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])  # the values themselves are not scaled
+    labels, e = scaled_labels(np.array([[0.5, -0.25]]), 33)
+    assert e == 0 and labels == [["0.50", "−0.25"]]

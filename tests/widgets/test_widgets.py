@@ -401,10 +401,10 @@ def test_conv_forward_every_hyperparameter_combination():
 
 
 def test_conv_backward_routes_for_every_entry_and_hyperparameters():
-    ex = W.conv_backward_explorer()
+    ex = W.conv_backward_explorer(hyper=True)
     probe = Probe(ex, check_conv_backward)
     for S in (1, 2, 3):
-        for P in (0, 1, 2):
+        for P in (0, 1):
             for D in (1, 2, 3):
                 probe.set("stride", S)
                 probe.set("padding", P)
@@ -461,7 +461,7 @@ def counting(monkeypatch, module, names):
 
 
 def test_conv_backward_computes_the_backward_pass_and_the_route_once_per_move(monkeypatch):
-    ex = W.conv_backward_explorer()
+    ex = W.conv_backward_explorer(hyper=True)
     calls = counting(monkeypatch, conv_backward, ("conv2d_backward", "dW_route", "dX_route"))
     # a route that computed its own gradient would run a second backward pass inside cnnlib.routes
     calls_in_routes = counting(monkeypatch, cnnlib.routes, ("conv2d_backward",))
@@ -499,10 +499,10 @@ def test_channels_computes_the_backward_pass_and_the_route_once_per_move(monkeyp
 
 
 def test_conv_backward_keeps_typed_upstream_values_across_shape_changes():
-    ex = W.conv_backward_explorer()
+    ex = W.conv_backward_explorer(hyper=True)
     ex.controls["dZ[1,1]"].value = 7.5
-    ex.controls["padding"].value = 2  # dZ grows to 7x7
-    assert ex.state["dZ"].shape == (7, 7) and ex.state["dZ"][1, 1] == 7.5
+    ex.controls["padding"].value = 1  # dZ grows to 5x5
+    assert ex.state["dZ"].shape == (5, 5) and ex.state["dZ"][1, 1] == 7.5
     ex.controls["padding"].value = 0
     assert ex.state["dZ"].shape == (3, 3) and ex.state["dZ"][1, 1] == 7.5
     assert not np.all(ex.state["dZ"] == 1.0)  # upstream gradients are never all ones
