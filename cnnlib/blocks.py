@@ -170,12 +170,13 @@ class Residual(Layer):
         return out
 
     def __repr__(self):
-        inner = repr(self.block).splitlines()
-        if isinstance(self.block, Sequential):
-            inner = [f"{layer!r}" for layer in self.block]
-            inner = [", ".join(inner)]
-        short = "" if self.shortcut is None else f", shortcut={self.shortcut!r}"
-        return f"Residual({inner[0]}{short})"
+        def short(layer):
+            if isinstance(layer, Sequential):
+                return f"{len(layer)} layer{'' if len(layer) == 1 else 's'}"
+            return repr(layer)
+
+        extra = "" if self.shortcut is None else f", shortcut={short(self.shortcut)}"
+        return f"Residual({short(self.block)}{extra})"
 
 
 def set_training(model, training: bool = True):

@@ -167,8 +167,11 @@ def test_residual_checks_its_parts_and_shapes():
         bad.output_shape((1, 1, 4, 4))
     with pytest.raises(RuntimeError, match="^Residual.backward: no forward pass"):
         Residual(ReLU()).backward(np.ones((1, 1, 2, 2)))
-    assert repr(Residual(Sequential(ReLU(), Tanh()))) == "Residual(ReLU(), Tanh())"
-    assert "shortcut=Conv2D(1, 2, kernel_size=1, stride=2)" in repr(bad)
+    assert repr(Residual(Sequential(ReLU(), Tanh()))) == "Residual(2 layers)"
+    assert (
+        repr(bad) == "Residual(Conv2D(1, 2, kernel_size=3, padding=1), shortcut=Conv2D(1, 2, kernel_size=1, stride=2))"
+    )
+    assert repr(Residual(ReLU(), Sequential(Tanh()))) == "Residual(ReLU(), shortcut=1 layer)"
     assert repr(Residual(ReLU())) == "Residual(ReLU())"
 
 
