@@ -8,12 +8,16 @@ each one; docstrings name the notebook and equation.
 
 from ._format import set_printoptions  # noqa: F401  (NumPy prints arrays in the book's number format)
 from .activations import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .blocks import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .convmatrix import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
+from .init import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 
 __version__ = "0.1.0"

@@ -548,19 +548,21 @@ class Sequential(Layer):
 
 
 class SGD:
-    """Stochastic gradient descent, optionally with momentum (notebook 09, eqs. 9.1-9.2).
+    """Stochastic gradient descent, optionally with momentum (notebook 09, eqs. 9.1-9.2) and L2 weight decay.
 
-    ``SGD(model, lr, momentum=0.0)``: ``model`` is a layer or :class:`Sequential`
+    ``SGD(model, lr, momentum=0.0, weight_decay=0.0)``: ``model`` is a layer or :class:`Sequential`
     (anything with ``parameters()`` and ``gradients()`` sharing keys). ``step()``
     updates every parameter in place::
 
         v <- momentum * v - lr * dW        (v starts at 0)
         W <- W + v
 
-    which for ``momentum=0`` is plain ``W <- W - lr * dW``.
+    which for ``momentum=0`` is plain ``W <- W - lr * dW``. ``weight_decay`` adds
+    ``weight_decay * W`` to dW first, the gradient of ``weight_decay/2 * ||W||^2`` (notebook 11,
+    eq. 11.17), as ``torch.optim.SGD`` does.
     """
 
-    def __init__(self, model, lr, momentum: float = 0.0):
+    def __init__(self, model, lr, momentum: float = 0.0, weight_decay: float = 0.0):
         fn = "SGD"
         if not (callable(getattr(model, "parameters", None)) and callable(getattr(model, "gradients", None))):
             raise TypeError(
@@ -571,7 +573,14 @@ class SGD:
             raise ValueError(f"{fn}: lr must be a positive finite number, got {lr!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not (0 <= momentum < 1):
             raise ValueError(f"{fn}: momentum must be a number in [0, 1), got {momentum!r}")
+        if (
+            isinstance(weight_decay, bool)
+            or not isinstance(weight_decay, numbers.Real)
+            or not (math.isfinite(weight_decay) and weight_decay >= 0)
+        ):
+            raise ValueError(f"{fn}: weight_decay must be a non-negative finite number, got {weight_decay!r}")
         self.model = model
+        self.weight_decay = float(weight_decay)
         self.lr = float(lr)
         self.momentum = float(momentum)
         self.velocity: dict[str, np.ndarray] = {}
@@ -583,6 +592,8 @@ class SGD:
             g = grads[k]
             if g.shape != p.shape:
                 raise ValueError(f"SGD.step: gradient of {k!r} has shape {g.shape} but the parameter has {p.shape}")
+            if self.weight_decay:
+                g = g + self.weight_decay * p
             if self.momentum:
                 v = self.velocity.get(k)
                 if v is None or v.shape != p.shape:
@@ -597,7 +608,8 @@ class SGD:
         self.model.zero_grad()
 
     def __repr__(self):
-        return f"SGD(lr={self.lr:g}, momentum={self.momentum:g})"
+        wd = f", weight_decay={self.weight_decay:g}" if self.weight_decay else ""
+        return f"SGD(lr={self.lr:g}, momentum={self.momentum:g}{wd})"
 
 
 def train_step(model, opt, X, y, loss_fn) -> float:

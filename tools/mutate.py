@@ -58,6 +58,10 @@ TESTS_FOR = {
     "cnnlib/routes.py": ["test_routes.py", "test_branches.py"],
     "cnnlib/seeds.py": ["test_seeds.py"],
     "cnnlib/_validate.py": ["test_validate.py", "test_conv.py", "test_pool.py", "test_routes.py"],
+    "cnnlib/batchnorm.py": ["test_batchnorm.py", "test_blocks.py"],
+    "cnnlib/blocks.py": ["test_blocks.py"],
+    "cnnlib/init.py": ["test_blocks.py"],
+    "cnnlib/optim.py": ["test_blocks.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.
 COPY = ["cnnlib", "tests", "pyproject.toml"]

@@ -194,7 +194,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             conv = page.locator(".cnnlib-conv-forward-explorer").first
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.cnnlib-explorer img.widget-image')]"
-                ".filter(img => img.complete && img.naturalWidth > 300).length >= 7"
+                ".filter(img => img.complete && img.naturalWidth > 300).length >= 8"
             )
             # the static figure of the last cell (an ordinary image output)
             page.wait_for_selector(".jp-OutputArea-output[data-mime-type='image/png'] img", state="attached")
@@ -219,7 +219,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits"]
+            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits", "depth"]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
@@ -240,6 +240,20 @@ def test_explorers_run_and_answer_the_keyboard(lab):
                 arg=ch_before,
                 timeout=15_000,
             )
+
+            # the depth explorer answers: one layer more
+            deep = page.locator(".cnnlib-depth-explorer").first
+            deep_image = deep.locator("img.widget-image").first
+            deep_before = deep_image.get_attribute("src")
+            deep_slider = deep.locator(".widget-slider", has=page.locator(".widget-label", has_text="depth")).first
+            deep_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-depth-explorer img.widget-image').src !== before",
+                arg=deep_before,
+                timeout=15_000,
+            )
+            assert deep_slider.locator(".widget-readout").first.inner_text().strip() == "13"
 
             # a decimal comma typed into a cell of X is read as a decimal point: a new picture, no message
             cell = conv.locator("input[type='text']").first

@@ -267,6 +267,30 @@ def check_im2col(ex):
     np.testing.assert_array_equal([s["Xbar"][r, c] for r, c in s["window"]], cols[:, s["column"]])
 
 
+def check_depth(ex):
+    """The bars against the same stack built from cnnlib's layers (Conv2D, BatchNorm2D, Residual)."""
+    s = ex.state
+    acts = {"relu": cnnlib.ReLU, "tanh": cnnlib.Tanh, "sigmoid": cnnlib.Sigmoid}
+    layers = []
+    for kernel in ex.weights[: s["depth"]]:
+        conv = cnnlib.Conv2D(4, 4, 3, padding=1, seed=0)
+        conv.W[...] = s["gain"] * kernel
+        inner = [conv] + ([cnnlib.BatchNorm2D(4)] if s["batchnorm"] else []) + [acts[s["activation"]]()]
+        layers.append(cnnlib.Residual(cnnlib.Sequential(inner)) if s["residual"] else cnnlib.Sequential(inner))
+    A, rms_A = ex.X, [np.sqrt(np.mean(ex.X**2))]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in layers:
+            A = layer.forward(A)
+            rms_A.append(np.sqrt(np.mean(A**2)))
+        dA = ex.G
+        for layer in reversed(layers):
+            dA = layer.backward(dA)
+    np.testing.assert_allclose(s["rms_A"], rms_A, rtol=1e-9)
+    np.testing.assert_allclose(s["rms_dA"][0], np.sqrt(np.mean(dA**2)), rtol=1e-9)
+    np.testing.assert_array_equal(ex.frame_arrays["rms_dA"], s["rms_dA"])
+    assert len(s["rms_A"]) == len(s["rms_dA"]) == s["depth"] + 1
+
+
 CHECKS = {
     "conv_forward": check_conv_forward,
     "conv_backward": check_conv_backward,
@@ -275,6 +299,7 @@ CHECKS = {
     "dense_softmax": check_dense_softmax,
     "digits": check_digits,
     "im2col": check_im2col,
+    "depth": check_depth,
 }
 
 
