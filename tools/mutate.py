@@ -58,6 +58,10 @@ TESTS_FOR = {
     "cnnlib/routes.py": ["test_routes.py", "test_branches.py"],
     "cnnlib/seeds.py": ["test_seeds.py"],
     "cnnlib/_validate.py": ["test_validate.py", "test_conv.py", "test_pool.py", "test_routes.py"],
+    "cnnlib/transposed.py": ["test_transposed.py", "test_torch_parity_upsampling.py"],
+    "cnnlib/upsample.py": ["test_upsample.py", "test_torch_parity_upsampling.py"],
+    "cnnlib/global_pool.py": ["test_global_pool.py"],
+    "cnnlib/grouped.py": ["test_grouped.py", "test_torch_parity_upsampling.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.
 COPY = ["cnnlib", "tests", "pyproject.toml"]
