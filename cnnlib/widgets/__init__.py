@@ -8,7 +8,7 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
     ex.static_figure()      # a plain matplotlib Figure of the current state (GitHub, nbviewer)
     ex.state["Z"]           # the arrays behind every picture
 
-The eight explorers:
+The nine explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
 * :func:`conv_backward_explorer`  — notebook 03: dW, db and dX from an upstream δ, with routes;
@@ -18,7 +18,9 @@ The eight explorers:
 * :func:`channels_explorer`       — notebook 07: several channels and filters, dW[f, c] and dX[c] with routes;
 * :func:`digits_explorer`         — notebook 09: a trained network, one test digit at a time (ŷ, feature
   maps, dL/dX): ``digits_explorer(model, X_test, y_test, index=0)`` works on a deep copy of ``model``;
-* :func:`im2col_explorer`         — notebook 10: which cells of the padded input make up column q of im2col(X).
+* :func:`im2col_explorer`         — notebook 10: which cells of the padded input make up column q of im2col(X);
+* :func:`conv_transpose_explorer` — notebook 12: a small input stamps the kernel onto a large output
+  (stride, padding, output_padding, dilation), and how many stamps reach each output cell.
 
 The explorers never change the reader's numbers. Every value is kept exactly as given
 or typed: the grid cells and the pipeline's pixel value are text boxes without bounds
@@ -57,6 +59,7 @@ from .digits import digits_explorer
 from .im2col import im2col_explorer
 from .pipeline import pipeline_explorer
 from .pool_backward import pool_backward_explorer
+from .transposed import conv_transpose_explorer
 
 __all__ = [
     "conv_forward_explorer",
@@ -67,4 +70,5 @@ __all__ = [
     "channels_explorer",
     "digits_explorer",
     "im2col_explorer",
+    "conv_transpose_explorer",
 ]

@@ -219,7 +219,15 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits"]
+            names = [
+                "conv-backward",
+                "pool-backward",
+                "pipeline",
+                "dense-softmax",
+                "channels",
+                "digits",
+                "conv-transpose",
+            ]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
@@ -238,6 +246,19 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             page.wait_for_function(
                 "before => document.querySelector('.cnnlib-channels-explorer img.widget-image').src !== before",
                 arg=ch_before,
+                timeout=15_000,
+            )
+
+            # the transposed-convolution explorer answers: the next input cell stamps the kernel
+            tconv = page.locator(".cnnlib-conv-transpose-explorer").first
+            tc_image = tconv.locator("img.widget-image").first
+            tc_before = tc_image.get_attribute("src")
+            tc_slider = tconv.locator(".widget-slider", has=page.locator(".widget-label", has_text="row u")).first
+            tc_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-conv-transpose-explorer img.widget-image').src !== before",
+                arg=tc_before,
                 timeout=15_000,
             )
 

@@ -267,6 +267,21 @@ def check_im2col(ex):
     np.testing.assert_array_equal([s["Xbar"][r, c] for r, c in s["window"]], cols[:, s["column"]])
 
 
+def check_conv_transpose(ex):
+    s = ex.state
+    np.testing.assert_array_equal(ex.frame_arrays["X"], s["X"])
+    u, v = s["cell"]
+    np.testing.assert_array_equal(ex.frame_arrays["stamp"], s["X"][u, v] * s["W"])
+    if s.get("error"):
+        assert "Y" not in ex.frame_arrays
+        return
+    kw = {"stride": s["stride"], "padding": s["padding"], "output_padding": s["output_padding"]}
+    Y, _ = cnnlib.conv_transpose2d_forward(
+        s["X"][None, None], s["W"][None, None], np.zeros(1), **kw, dilation=s["dilation"]
+    )
+    np.testing.assert_array_equal(ex.frame_arrays["Y"], Y[0, 0])
+
+
 CHECKS = {
     "conv_forward": check_conv_forward,
     "conv_backward": check_conv_backward,
@@ -275,6 +290,7 @@ CHECKS = {
     "dense_softmax": check_dense_softmax,
     "digits": check_digits,
     "im2col": check_im2col,
+    "conv_transpose": check_conv_transpose,
 }
 
 
