@@ -13,11 +13,14 @@ from .blocks import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .convmatrix import *  # noqa: F401,F403
 from .dense import *  # noqa: F401,F403
+from .global_pool import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
 from .init import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .transposed import *  # noqa: F401,F403
+from .upsample import *  # noqa: F401,F403
 
 __version__ = "0.1.0"

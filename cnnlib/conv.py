@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _conv_fast as fast
+from . import grouped as _grouped
 from ._validate import (
     as_array,
     check_cache,
@@ -146,15 +147,18 @@ def _prepare(fn, X, W, b, stride, padding, dilation):
 # --------------------------------------------------------------------------- loop version
 
 
-def conv2d_forward_naive(X, W, b, *, stride=1, padding=0, dilation=1):
+def conv2d_forward_naive(X, W, b, *, stride=1, padding=0, dilation=1, groups=1):
     """Convolution forward pass with explicit loops (notebook 02, eq. 2.3; notebook 08, eq. 8.2; seed 003 §2.1).
 
     ``Z[n, f, u, v] = sum_{c, i, j} W[f, c, i, j] * Xpad[n, c, u*S + i*D, v*S + j*D] + b[f]``
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out) with
     ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1`` (eq. 8.1). Returns ``(Z, cache)``.
+    ``groups``: W (F, C/groups, KH, KW), one convolution per group (``cnnlib.grouped``, notebook 12).
     """
     fn = "conv2d_forward_naive"
+    if type(groups) is not int or groups != 1:  # notebook 12: W (F, C/groups, KH, KW), one convolution per group
+        return _grouped.grouped_forward(conv2d_forward_naive, fn, X, W, b, stride, padding, dilation, groups)
     X, X_check, W, b, S, pad, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
     N, F, Ho, Wo = out_shape
     _, C, KH, KW = W.shape
@@ -186,6 +190,8 @@ def conv2d_backward_naive(dZ, cache):
     dW (F, C, KH, KW), db (F,).
     """
     fn = "conv2d_backward_naive"
+    if isinstance(cache, _grouped.GroupedConvCache):  # groups > 1: each group's backward pass (notebook 12)
+        return _grouped.grouped_backward(conv2d_backward_naive, fn, dZ, cache)
     check_cache(fn, cache, ConvCache, "conv2d_forward_naive or conv2d_forward")
     dZ = check_upstream(fn, "dZ", dZ, cache.out_shape)
     check_unchanged(fn, "X", cache.X, cache.X_check, "the input of conv2d_forward_naive")
@@ -297,7 +303,7 @@ def col2im(cols, input_shape, kernel_size, *, stride=1, padding=0, dilation=1):
 # --------------------------------------------------------------------------- fast version
 
 
-def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
+def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1, groups=1):
     """Convolution forward pass, fast: im2col + one matrix product per image (notebook 10, eqs. 10.1-10.2).
 
     ``Z[n] = W2 @ cols[n] + b`` with ``W2 = W.reshape(F, C*KH*KW)`` and ``cols = im2col(X)``:
@@ -307,9 +313,12 @@ def conv2d_forward(X, W, b, *, stride=1, padding=0, dilation=1):
 
     Shapes: X (N, C, H, W), W (F, C, KH, KW), b (F,) -> Z (N, F, H_out, W_out),
     ``H_out = floor((H + 2·pad - D(KH-1) - 1)/S) + 1`` (eq. 8.1). stride, padding, dilation:
-    int or (h, w). Returns ``(Z, cache)``; pass the cache to ``conv2d_backward``.
+    int or (h, w). Returns ``(Z, cache)``; pass the cache to ``conv2d_backward``. ``groups``:
+    W (F, C/groups, KH, KW), one convolution per group (``cnnlib.grouped``, notebook 12, eq. 12.12).
     """
     fn = "conv2d_forward"
+    if type(groups) is not int or groups != 1:  # notebook 12: W (F, C/groups, KH, KW), one convolution per group
+        return _grouped.grouped_forward(conv2d_forward, fn, X, W, b, stride, padding, dilation, groups)
     X, X_check, W, b, S, pad, D, dtype, out_shape = _prepare(fn, X, W, b, stride, padding, dilation)
     N, F, Ho, Wo = out_shape
     _, C, KH, KW = W.shape
@@ -338,6 +347,8 @@ def conv2d_backward(dZ, cache):
     Shapes: dZ (N, F, H_out, W_out) -> dX (N, C, H, W), dW (F, C, KH, KW), db (F,).
     """
     fn = "conv2d_backward"
+    if isinstance(cache, _grouped.GroupedConvCache):  # groups > 1: each group's backward pass (notebook 12)
+        return _grouped.grouped_backward(conv2d_backward, fn, dZ, cache)
     check_cache(fn, cache, ConvCache, "conv2d_forward")
     dZ = check_upstream(fn, "dZ", dZ, cache.out_shape)
     check_unchanged(fn, "X", cache.X, cache.X_check, "the input of conv2d_forward")

@@ -38,7 +38,10 @@ import numpy as np
 from . import activations as _act
 from . import conv as _conv
 from . import dense as _dense
+from . import global_pool as _gap
 from . import pool as _pool
+from . import transposed as _tconv
+from . import upsample as _up
 from ._validate import as_array, nonnegative_pair, positive_pair
 
 __all__ = [
@@ -51,6 +54,9 @@ __all__ = [
     "AvgPool2D",
     "Flatten",
     "Dense",
+    "ConvTranspose2D",
+    "GlobalAvgPool2D",
+    "Upsample2D",
     "Sequential",
     "SGD",
     "train_step",
@@ -162,11 +168,13 @@ class Conv2D(Layer):
     """2-D convolution layer: ``Z = conv(X, W) + b`` (notebook 02, eq. 2.3; notebook 03, eqs. 3.1-3.3).
 
     ``Conv2D(in_channels, out_channels, kernel_size, *, stride=1, padding=0, dilation=1,
-    seed=None, dtype=float64, fast=True)``
+    groups=1, seed=None, dtype=float64, fast=True)``
 
     Shapes: X (N, C, H, W) -> Z (N, F, H_out, W_out) with C = in_channels, F = out_channels,
-    W (F, C, KH, KW), b (F,). kernel_size, stride, padding, dilation: int or (h, w).
-    Weights: He normal ``N(0, 2 / (C*KH*KW))`` from ``seed`` (int or numpy Generator);
+    W (F, C/groups, KH, KW), b (F,). kernel_size, stride, padding, dilation: int or (h, w).
+    ``groups`` splits the channels and filters into that many independent convolutions
+    (notebook 12, eq. 12.12; groups = C is a depthwise convolution); it must divide C and F.
+    Weights: He normal ``N(0, 2 / (C/groups*KH*KW))`` from ``seed`` (int or numpy Generator);
     bias zero. ``fast=False`` uses the loop version (``conv2d_forward_naive``), same numbers.
     Output size: notebook 08, eq. 8.1. Seed 003's §2.1 and equations (1)-(3).
     Parameters ``"W"``, ``"b"``; after ``backward`` their gradients are ``dW``, ``db``.
@@ -181,11 +189,13 @@ class Conv2D(Layer):
         stride=1,
         padding=0,
         dilation=1,
+        groups=1,
         seed=None,
         dtype=np.float64,
         fast: bool = True,
     ):
         fn = "Conv2D"
+        self.groups = _count(fn, "groups", groups)
         self.in_channels = _count(fn, "in_channels", in_channels)
         self.out_channels = _count(fn, "out_channels", out_channels)
         self.kernel_size = positive_pair(fn, "kernel_size", kernel_size)
@@ -195,9 +205,12 @@ class Conv2D(Layer):
         dt = _float_dtype(fn, dtype)
         rng = _rng(fn, seed)
         C, F = self.in_channels, self.out_channels
+        if C % self.groups or F % self.groups:
+            raise ValueError(f"{fn}: groups={self.groups} must divide in_channels={C} and out_channels={F}")
+        C = C // self.groups  # channels each filter sees
         KH, KW = self.kernel_size
         fan_in = C * KH * KW
-        self.W = (rng.standard_normal((F, C, KH, KW)) * math.sqrt(2.0 / fan_in)).astype(dt)  # (F, C, KH, KW)
+        self.W = (rng.standard_normal((F, C, KH, KW)) * math.sqrt(2.0 / fan_in)).astype(dt)  # (F, C/groups, KH, KW)
         self.b = np.zeros(F, dtype=dt)  # (F,)
         self.dW = np.zeros_like(self.W)  # (F, C, KH, KW)
         self.db = np.zeros_like(self.b)  # (F,)
@@ -205,7 +218,8 @@ class Conv2D(Layer):
 
     def forward(self, X):
         f = _conv.conv2d_forward if self.fast else _conv.conv2d_forward_naive
-        Z, self._cache = f(X, self.W, self.b, stride=self.stride, padding=self.padding, dilation=self.dilation)
+        kw = {"groups": self.groups} if self.groups != 1 else {}
+        Z, self._cache = f(X, self.W, self.b, stride=self.stride, padding=self.padding, dilation=self.dilation, **kw)
         return Z  # (N, F, H_out, W_out)
 
     def backward(self, dZ):
@@ -225,8 +239,8 @@ class Conv2D(Layer):
     def output_shape(self, input_shape):
         fn = "Conv2D.output_shape"
         N, C, H, W = _shape4(fn, input_shape)
-        if self.W.shape[1] != C:
-            raise ValueError(f"{fn}: {self!r} expects {self.W.shape[1]} input channels, got shape {(N, C, H, W)}")
+        if self.in_channels != C:
+            raise ValueError(f"{fn}: {self!r} expects {self.in_channels} input channels, got shape {(N, C, H, W)}")
         KH, KW = self.W.shape[2:]
         (SH, SW), (pad_h, pad_w), (DH, DW) = self.stride, self.padding, self.dilation
         Ho = _conv.conv_output_size(H, KH, SH, pad_h, DH)
@@ -243,6 +257,8 @@ class Conv2D(Layer):
             args.append(f"padding={_fmt_pair(self.padding)}")
         if self.dilation != (1, 1):
             args.append(f"dilation={_fmt_pair(self.dilation)}")
+        if self.groups != 1:
+            args.append(f"groups={self.groups}")
         if not self.fast:
             args.append("fast=False")
         return f"Conv2D({', '.join(args)})"
@@ -622,3 +638,177 @@ def train_step(model, opt, X, y, loss_fn) -> float:
     model.backward(ds)
     opt.step()
     return float(L)
+
+
+# --------------------------------------------------------------------------- upsampling layers (notebook 12)
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution layer: the input gradient of a convolution, used forward (notebook 12, eqs. 12.1-12.5).
+
+    ``ConvTranspose2D(in_channels, out_channels, kernel_size, *, stride=1, padding=0,
+    output_padding=0, dilation=1, seed=None, dtype=float64, fast=True)``
+
+    Shapes: X (N, C, H, W) -> Y (N, F, H_out, W_out) with C = in_channels, F = out_channels,
+    W (C, F, KH, KW) (PyTorch's layout), b (F,),
+    ``H_out = (H - 1)·S - 2·pad + D·(KH - 1) + output_padding + 1`` (eq. 12.2).
+    Weights: He normal ``N(0, 2 / fan_in)`` with ``fan_in = C·KH·KW / (SH·SW)``, the number of
+    products that reach one output cell on average (each input cell's stamp covers KH x KW
+    cells, and the stamps are S apart); bias zero. ``fast=False`` uses the loop version.
+    Parameters ``"W"``, ``"b"``.
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        *,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        dilation=1,
+        seed=None,
+        dtype=np.float64,
+        fast: bool = True,
+    ):
+        fn = "ConvTranspose2D"
+        self.in_channels = _count(fn, "in_channels", in_channels)
+        self.out_channels = _count(fn, "out_channels", out_channels)
+        self.kernel_size = positive_pair(fn, "kernel_size", kernel_size)
+        self.stride = positive_pair(fn, "stride", stride)
+        self.padding = nonnegative_pair(fn, "padding", padding)
+        self.output_padding = nonnegative_pair(fn, "output_padding", output_padding)
+        self.dilation = positive_pair(fn, "dilation", dilation)
+        for axis in (0, 1):
+            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
+                raise ValueError(
+                    f"{fn}: output_padding must be smaller than the stride or the dilation, "
+                    f"got output_padding={output_padding} for stride={stride}, dilation={dilation}"
+                )
+        dt = _float_dtype(fn, dtype)
+        rng = _rng(fn, seed)
+        C, F = self.in_channels, self.out_channels
+        KH, KW = self.kernel_size
+        fan_in = max(1.0, C * KH * KW / (self.stride[0] * self.stride[1]))
+        self.W = (rng.standard_normal((C, F, KH, KW)) * math.sqrt(2.0 / fan_in)).astype(dt)  # (C, F, KH, KW)
+        self.b = np.zeros(F, dtype=dt)  # (F,)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.fast = bool(fast)
+
+    def _knobs(self):
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "dilation": self.dilation,
+        }
+
+    def forward(self, X):
+        f = _tconv.conv_transpose2d_forward if self.fast else _tconv.conv_transpose2d_forward_naive
+        Y, self._cache = f(X, self.W, self.b, **self._knobs())
+        return Y  # (N, F, H_out, W_out)
+
+    def backward(self, dY):
+        cache = self._need_cache("ConvTranspose2D.backward")
+        f = _tconv.conv_transpose2d_backward if self.fast else _tconv.conv_transpose2d_backward_naive
+        dX, dW, db = f(dY, cache)
+        self.dW = dW.astype(self.W.dtype, copy=False)  # (C, F, KH, KW)
+        self.db = db.astype(self.b.dtype, copy=False)  # (F,)
+        return dX  # (N, C, H, W)
+
+    def parameters(self):
+        return {"W": self.W, "b": self.b}
+
+    def gradients(self):
+        return {"W": self.dW, "b": self.db}
+
+    def output_shape(self, input_shape):
+        fn = "ConvTranspose2D.output_shape"
+        N, C, H, W = _shape4(fn, input_shape)
+        if self.in_channels != C:
+            raise ValueError(f"{fn}: {self!r} expects {self.in_channels} input channels, got shape {(N, C, H, W)}")
+        (KH, KW), (SH, SW), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (oh, ow), (DH, DW) = self.output_padding, self.dilation
+        Ho = _tconv.conv_transpose_output_size(H, KH, SH, ph, oh, DH)
+        Wo = _tconv.conv_transpose_output_size(W, KW, SW, pw, ow, DW)
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"{fn}: {self!r} crops an input of shape {(N, C, H, W)} away entirely")
+        return (N, self.out_channels, Ho, Wo)
+
+    def __repr__(self):
+        args = [str(self.in_channels), str(self.out_channels), f"kernel_size={_fmt_pair(self.kernel_size)}"]
+        for name, value, default in (
+            ("stride", self.stride, (1, 1)),
+            ("padding", self.padding, (0, 0)),
+            ("output_padding", self.output_padding, (0, 0)),
+            ("dilation", self.dilation, (1, 1)),
+        ):
+            if value != default:
+                args.append(f"{name}={_fmt_pair(value)}")
+        if not self.fast:
+            args.append("fast=False")
+        return f"ConvTranspose2D({', '.join(args)})"
+
+
+class GlobalAvgPool2D(Layer):
+    """Global average pooling: ``p[n, c] = mean of A[n, c]`` (notebook 12, eqs. 12.10-12.11).
+
+    ``GlobalAvgPool2D(*, fast=True)``. Shapes: A (N, C, H, W) -> p (N, C): it takes the place
+    of ``Flatten`` before the dense layer, with C features whatever H and W are.
+    """
+
+    def __init__(self, *, fast: bool = True):
+        self.fast = bool(fast)
+
+    def forward(self, A):
+        f = _gap.global_avgpool2d_forward if self.fast else _gap.global_avgpool2d_forward_naive
+        p, self._cache = f(A)
+        return p  # (N, C)
+
+    def backward(self, dp):
+        cache = self._need_cache("GlobalAvgPool2D.backward")
+        f = _gap.global_avgpool2d_backward if self.fast else _gap.global_avgpool2d_backward_naive
+        return f(dp, cache)  # (N, C, H, W)
+
+    def output_shape(self, input_shape):
+        N, C, _, _ = _shape4("GlobalAvgPool2D.output_shape", input_shape)
+        return (N, C)
+
+    def __repr__(self):
+        return "GlobalAvgPool2D()" if self.fast else "GlobalAvgPool2D(fast=False)"
+
+
+class Upsample2D(Layer):
+    """Upsampling by an integer factor, nearest or bilinear (notebook 12, eqs. 12.6-12.9); no parameters.
+
+    ``Upsample2D(scale=2, mode="nearest", *, fast=True)``; scale an int or (h, w); bilinear as
+    PyTorch's ``align_corners=False``. Shapes: A (N, C, H, W) -> U (N, C, H·s_h, W·s_w).
+    """
+
+    def __init__(self, scale=2, mode="nearest", *, fast: bool = True):
+        fn = "Upsample2D"
+        self.scale = positive_pair(fn, "scale", scale)
+        self.mode = _up._check_mode(fn, mode)
+        self.fast = bool(fast)
+
+    def forward(self, A):
+        f = _up.upsample2d_forward if self.fast else _up.upsample2d_forward_naive
+        U, self._cache = f(A, scale=self.scale, mode=self.mode)
+        return U  # (N, C, H*s_h, W*s_w)
+
+    def backward(self, dU):
+        cache = self._need_cache("Upsample2D.backward")
+        f = _up.upsample2d_backward if self.fast else _up.upsample2d_backward_naive
+        return f(dU, cache)  # (N, C, H, W)
+
+    def output_shape(self, input_shape):
+        N, C, H, W = _shape4("Upsample2D.output_shape", input_shape)
+        return (N, C, H * self.scale[0], W * self.scale[1])
+
+    def __repr__(self):
+        args = [f"scale={_fmt_pair(self.scale)}", f"mode={self.mode!r}"]
+        if not self.fast:
+            args.append("fast=False")
+        return f"Upsample2D({', '.join(args)})"

@@ -22,6 +22,9 @@ The nine explorers:
 * :func:`depth_explorer`          — notebook 11: per-layer activation and gradient sizes in a deep conv stack
   (depth, initial gain, activation, batch norm, residual connections).
 
+* :func:`conv_transpose_explorer` — notebook 12: a small input stamps the kernel onto a large output
+  (stride, padding, output_padding, dilation), and how many stamps reach each output cell.
+
 The explorers never change the reader's numbers. Every value is kept exactly as given
 or typed: the grid cells and the pipeline's pixel value are text boxes without bounds
 or step ("3,5" is read as 3.5; text that is not a number is refused with a message and
@@ -60,6 +63,7 @@ from .digits import digits_explorer
 from .im2col import im2col_explorer
 from .pipeline import pipeline_explorer
 from .pool_backward import pool_backward_explorer
+from .transposed import conv_transpose_explorer
 
 __all__ = [
     "conv_forward_explorer",
@@ -71,4 +75,6 @@ __all__ = [
     "digits_explorer",
     "im2col_explorer",
     "depth_explorer",
+
+    "conv_transpose_explorer",
 ]

@@ -44,6 +44,12 @@ LAYERS = [
     (cnnlib.avgpool2d_forward, cnnlib.avgpool2d_backward, [X4], {"size": 2}, [None]),
     (cnnlib.avgpool2d_forward_naive, cnnlib.avgpool2d_backward_naive, [X4], {"size": 2}, [None]),
 ]
+LAYERS += [
+    (cnnlib.upsample2d_forward, cnnlib.upsample2d_backward, [X4], {"mode": "bilinear"}, [None]),
+    (cnnlib.upsample2d_forward_naive, cnnlib.upsample2d_backward_naive, [X4], {}, [None]),
+    (cnnlib.global_avgpool2d_forward, cnnlib.global_avgpool2d_backward, [X4], {}, [None]),
+    (cnnlib.global_avgpool2d_forward_naive, cnnlib.global_avgpool2d_backward_naive, [X4], {}, [None]),
+]
 CONV_X_EDITED = "X, the input of {}, was modified in place after the forward pass"
 for stride in (1, 2):  # the two routes of the fast convolution
     conv_inputs = [X4, rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)]
@@ -53,6 +59,22 @@ for stride in (1, 2):  # the two routes of the fast convolution
     )
 errors = [CONV_X_EDITED.format("conv2d_forward_naive"), None, None]
 LAYERS.append((cnnlib.conv2d_forward_naive, cnnlib.conv2d_backward_naive, conv_inputs, {"padding": 1}, errors))
+
+for fwd, bwd in (
+    (cnnlib.conv_transpose2d_forward, cnnlib.conv_transpose2d_backward),
+    (cnnlib.conv_transpose2d_forward_naive, cnnlib.conv_transpose2d_backward_naive),
+):
+    tconv_inputs = [X4, rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(2)]
+    LAYERS.append(
+        (fwd, bwd, tconv_inputs, {"stride": 2, "padding": 1}, [CONV_X_EDITED.format(fwd.__name__), None, None])
+    )
+for fwd, bwd in (
+    (cnnlib.conv2d_forward, cnnlib.conv2d_backward),
+    (cnnlib.conv2d_forward_naive, cnnlib.conv2d_backward_naive),
+):
+    grouped_inputs = [X4[:, :2], rng.standard_normal((4, 1, 3, 2)), rng.standard_normal(4)]
+    errors = [CONV_X_EDITED.format(fwd.__name__), None, None]
+    LAYERS.append((fwd, bwd, grouped_inputs, {"padding": 1, "groups": 2}, errors))
 
 CASES = [(*layer, k) for layer in LAYERS for k in range(len(layer[2]) + 1)]  # k: which input (or the output) to edit
 

@@ -131,6 +131,85 @@ def case_conv2d_naive(inp):
     backward_twice(cnnlib.conv2d_backward_naive, inp.randn(*Z.shape, label="dZ"), cache)
 
 
+# ----- notebook 12: grouped and transposed convolution, upsampling, global average pooling
+
+
+@case(
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "conv_transpose2d_forward_naive",
+    "conv_transpose2d_backward_naive",
+    "conv_transpose_output_size",
+)
+def case_conv_transpose2d(inp):
+    for fwd, bwd in (
+        (cnnlib.conv_transpose2d_forward, cnnlib.conv_transpose2d_backward),
+        (cnnlib.conv_transpose2d_forward_naive, cnnlib.conv_transpose2d_backward_naive),
+    ):
+        X, W, b = inp.randn(2, 2, 3, 4, label="X"), inp.randn(2, 3, 3, 2, label="W"), inp.randn(3, label="b")
+        Y, cache = fwd(X, W, b, stride=(2, 1), padding=1, output_padding=(1, 0), dilation=(1, 2))
+        backward_twice(bwd, inp.randn(*Y.shape, label="dY"), cache)
+    assert cnnlib.conv_transpose_output_size(3, 3, 2, 1, 1, 1) == 6
+
+
+@case("conv2d_forward", "conv2d_backward")
+def case_grouped_conv2d(inp):
+    for fwd, bwd in (
+        (cnnlib.conv2d_forward, cnnlib.conv2d_backward),
+        (cnnlib.conv2d_forward_naive, cnnlib.conv2d_backward_naive),
+    ):
+        X, W, b = inp.randn(2, 4, 5, 4, label="X"), inp.randn(6, 2, 3, 2, label="W"), inp.randn(6, label="b")
+        Z, cache = fwd(X, W, b, stride=(1, 2), padding=1, groups=2)
+        backward_twice(bwd, inp.randn(*Z.shape, label="dZ"), cache)
+
+
+@case(
+    "upsample2d_forward",
+    "upsample2d_backward",
+    "upsample2d_forward_naive",
+    "upsample2d_backward_naive",
+    "interpolation_matrix",
+)
+def case_upsample2d(inp):
+    for fwd, bwd in (
+        (cnnlib.upsample2d_forward, cnnlib.upsample2d_backward),
+        (cnnlib.upsample2d_forward_naive, cnnlib.upsample2d_backward_naive),
+    ):
+        for mode in ("nearest", "bilinear"):
+            A = inp.randn(2, 2, 3, 2, label="A")
+            U, cache = fwd(A, scale=(2, 3), mode=mode)
+            backward_twice(bwd, inp.randn(*U.shape, label="dU"), cache)
+    assert cnnlib.interpolation_matrix(3, 2).shape == (6, 3)
+
+
+@case(
+    "global_avgpool2d_forward",
+    "global_avgpool2d_backward",
+    "global_avgpool2d_forward_naive",
+    "global_avgpool2d_backward_naive",
+)
+def case_global_avgpool2d(inp):
+    for fwd, bwd in (
+        (cnnlib.global_avgpool2d_forward, cnnlib.global_avgpool2d_backward),
+        (cnnlib.global_avgpool2d_forward_naive, cnnlib.global_avgpool2d_backward_naive),
+    ):
+        p, cache = fwd(inp.randn(2, 3, 4, 2, label="A"))
+        backward_twice(bwd, inp.randn(*p.shape, label="dp"), cache)
+
+
+@case("ConvTranspose2D", "GlobalAvgPool2D", "Upsample2D")
+def case_upsampling_layers(inp):
+    layers = [
+        cnnlib.Conv2D(2, 4, 3, padding=1, groups=2, seed=0),
+        cnnlib.ConvTranspose2D(4, 2, 3, stride=2, padding=1, output_padding=1, seed=1),
+        cnnlib.Upsample2D(2, "bilinear"),
+        cnnlib.GlobalAvgPool2D(),
+    ]
+    net = cnnlib.Sequential(*layers)
+    out = net.forward(inp.randn(2, 2, 3, 3, label="X"))
+    net.backward(inp.randn(*out.shape, label="dout"))
+
+
 @case("conv_output_size", "pool_output_size")
 def case_output_sizes(inp):
     assert cnnlib.conv_output_size(7, 3, 2, 1, 1) == 4

@@ -219,7 +219,16 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits", "depth"]
+            names = [
+                "conv-backward",
+                "pool-backward",
+                "pipeline",
+                "dense-softmax",
+                "channels",
+                "digits",
+                "depth",
+                "conv-transpose",
+            ]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
@@ -254,6 +263,19 @@ def test_explorers_run_and_answer_the_keyboard(lab):
                 timeout=15_000,
             )
             assert deep_slider.locator(".widget-readout").first.inner_text().strip() == "13"
+
+            # the transposed-convolution explorer answers: the next input cell stamps the kernel
+            tconv = page.locator(".cnnlib-conv-transpose-explorer").first
+            tc_image = tconv.locator("img.widget-image").first
+            tc_before = tc_image.get_attribute("src")
+            tc_slider = tconv.locator(".widget-slider", has=page.locator(".widget-label", has_text="row u")).first
+            tc_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-conv-transpose-explorer img.widget-image').src !== before",
+                arg=tc_before,
+                timeout=15_000,
+            )
 
             # a decimal comma typed into a cell of X is read as a decimal point: a new picture, no message
             cell = conv.locator("input[type='text']").first

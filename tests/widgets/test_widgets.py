@@ -290,6 +290,20 @@ def check_depth(ex):
     np.testing.assert_array_equal(ex.frame_arrays["rms_dA"], s["rms_dA"])
     assert len(s["rms_A"]) == len(s["rms_dA"]) == s["depth"] + 1
 
+def check_conv_transpose(ex):
+    s = ex.state
+    np.testing.assert_array_equal(ex.frame_arrays["X"], s["X"])
+    u, v = s["cell"]
+    np.testing.assert_array_equal(ex.frame_arrays["stamp"], s["X"][u, v] * s["W"])
+    if s.get("error"):
+        assert "Y" not in ex.frame_arrays
+        return
+    kw = {"stride": s["stride"], "padding": s["padding"], "output_padding": s["output_padding"]}
+    Y, _ = cnnlib.conv_transpose2d_forward(
+        s["X"][None, None], s["W"][None, None], np.zeros(1), **kw, dilation=s["dilation"]
+    )
+    np.testing.assert_array_equal(ex.frame_arrays["Y"], Y[0, 0])
+
 
 CHECKS = {
     "conv_forward": check_conv_forward,
@@ -300,6 +314,8 @@ CHECKS = {
     "digits": check_digits,
     "im2col": check_im2col,
     "depth": check_depth,
+
+    "conv_transpose": check_conv_transpose,
 }
 
 
