@@ -16,3 +16,5 @@ from .losses import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
+
+from . import autograd  # noqa: E402,F401  (cnnlib.autograd: the engine of notebook 13)

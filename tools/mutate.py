@@ -58,6 +58,7 @@ TESTS_FOR = {
     "cnnlib/routes.py": ["test_routes.py", "test_branches.py"],
     "cnnlib/seeds.py": ["test_seeds.py"],
     "cnnlib/_validate.py": ["test_validate.py", "test_conv.py", "test_pool.py", "test_routes.py"],
+    "cnnlib/autograd.py": ["test_autograd.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.
 COPY = ["cnnlib", "tests", "pyproject.toml"]
