@@ -8,7 +8,7 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
     ex.static_figure()      # a plain matplotlib Figure of the current state (GitHub, nbviewer)
     ex.state["Z"]           # the arrays behind every picture
 
-The eight explorers:
+The nine explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
 * :func:`conv_backward_explorer`  — notebook 03: dW, db and dX from an upstream δ, with routes;
@@ -18,7 +18,9 @@ The eight explorers:
 * :func:`channels_explorer`       — notebook 07: several channels and filters, dW[f, c] and dX[c] with routes;
 * :func:`digits_explorer`         — notebook 09: a trained network, one test digit at a time (ŷ, feature
   maps, dL/dX): ``digits_explorer(model, X_test, y_test, index=0)`` works on a deep copy of ``model``;
-* :func:`im2col_explorer`         — notebook 10: which cells of the padded input make up column q of im2col(X).
+* :func:`im2col_explorer`         — notebook 10: which cells of the padded input make up column q of im2col(X);
+* :func:`graph_explorer`          — notebook 13: a small expression's computation graph, its backward pass
+  node by node in reverse topological order, and what ``δ = share`` instead of ``δ += share`` loses.
 
 The explorers never change the reader's numbers. Every value is kept exactly as given
 or typed: the grid cells and the pipeline's pixel value are text boxes without bounds
@@ -54,6 +56,7 @@ from .conv_backward import conv_backward_explorer
 from .conv_forward import conv_forward_explorer
 from .dense_softmax import dense_softmax_explorer
 from .digits import digits_explorer
+from .graph import graph_explorer
 from .im2col import im2col_explorer
 from .pipeline import pipeline_explorer
 from .pool_backward import pool_backward_explorer
@@ -67,4 +70,5 @@ __all__ = [
     "channels_explorer",
     "digits_explorer",
     "im2col_explorer",
+    "graph_explorer",
 ]

@@ -194,7 +194,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             conv = page.locator(".cnnlib-conv-forward-explorer").first
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.cnnlib-explorer img.widget-image')]"
-                ".filter(img => img.complete && img.naturalWidth > 300).length >= 7"
+                ".filter(img => img.complete && img.naturalWidth > 300).length >= 8"
             )
             # the static figure of the last cell (an ordinary image output)
             page.wait_for_selector(".jp-OutputArea-output[data-mime-type='image/png'] img", state="attached")
@@ -219,7 +219,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert readout == "1", f"the slider did not move one step: readout {readout!r}"
             page.wait_for_timeout(300)
             _shot(conv, "04_conv_forward_after_arrow_right.png")
-            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits"]
+            names = ["conv-backward", "pool-backward", "pipeline", "dense-softmax", "channels", "digits", "graph"]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
                 box.scroll_into_view_if_needed()
@@ -238,6 +238,18 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             page.wait_for_function(
                 "before => document.querySelector('.cnnlib-channels-explorer img.widget-image').src !== before",
                 arg=ch_before,
+                timeout=15_000,
+            )
+
+            # the computation-graph explorer (notebook 13) answers too: one more step of the backward pass
+            graph = page.locator(".cnnlib-graph-explorer").first
+            graph_before = graph.locator("img.widget-image").first.get_attribute("src")
+            graph_slider = graph.locator(".widget-slider", has=page.locator(".widget-label", has_text="step")).first
+            graph_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-graph-explorer img.widget-image').src !== before",
+                arg=graph_before,
                 timeout=15_000,
             )
 

@@ -41,6 +41,7 @@ def _all_explorers():
         "channels": W.channels_explorer,
         "digits": digits_explorer,
         "im2col": W.im2col_explorer,
+        "graph": W.graph_explorer,
     }
 
 
@@ -55,4 +56,5 @@ MOVING_CONTROL = {
     "dense_softmax": "y",
     "digits": "digit",
     "im2col": "column",
+    "graph": "step",
 }
