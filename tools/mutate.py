@@ -67,6 +67,8 @@ TESTS_FOR = {
     "cnnlib/upsample.py": ["test_upsample.py", "test_torch_parity_upsampling.py"],
     "cnnlib/global_pool.py": ["test_global_pool.py"],
     "cnnlib/grouped.py": ["test_grouped.py", "test_torch_parity_upsampling.py"],
+
+    "cnnlib/autograd.py": ["test_autograd.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.
 COPY = ["cnnlib", "tests", "pyproject.toml"]

@@ -25,6 +25,9 @@ The nine explorers:
 * :func:`conv_transpose_explorer` — notebook 12: a small input stamps the kernel onto a large output
   (stride, padding, output_padding, dilation), and how many stamps reach each output cell.
 
+* :func:`graph_explorer`          — notebook 13: a small expression's computation graph, its backward pass
+  node by node in reverse topological order, and what ``δ = share`` instead of ``δ += share`` loses.
+
 The explorers never change the reader's numbers. Every value is kept exactly as given
 or typed: the grid cells and the pipeline's pixel value are text boxes without bounds
 or step ("3,5" is read as 3.5; text that is not a number is refused with a message and
@@ -60,6 +63,7 @@ from .conv_forward import conv_forward_explorer
 from .dense_softmax import dense_softmax_explorer
 from .depth import depth_explorer
 from .digits import digits_explorer
+from .graph import graph_explorer
 from .im2col import im2col_explorer
 from .pipeline import pipeline_explorer
 from .pool_backward import pool_backward_explorer
@@ -77,4 +81,6 @@ __all__ = [
     "depth_explorer",
 
     "conv_transpose_explorer",
+
+    "graph_explorer",
 ]

@@ -228,6 +228,7 @@ def test_explorers_run_and_answer_the_keyboard(lab):
                 "digits",
                 "depth",
                 "conv-transpose",
+                "graph",
             ]
             for k, name in enumerate(names, start=5):
                 box = page.locator(f".cnnlib-{name}-explorer").first
@@ -274,6 +275,18 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             page.wait_for_function(
                 "before => document.querySelector('.cnnlib-conv-transpose-explorer img.widget-image').src !== before",
                 arg=tc_before,
+                timeout=15_000,
+            )
+
+            # the computation-graph explorer (notebook 13) answers too: one more step of the backward pass
+            graph = page.locator(".cnnlib-graph-explorer").first
+            graph_before = graph.locator("img.widget-image").first.get_attribute("src")
+            graph_slider = graph.locator(".widget-slider", has=page.locator(".widget-label", has_text="step")).first
+            graph_slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                "before => document.querySelector('.cnnlib-graph-explorer img.widget-image').src !== before",
+                arg=graph_before,
                 timeout=15_000,
             )
 

@@ -44,6 +44,8 @@ def _all_explorers():
         "depth": W.depth_explorer,
 
         "conv_transpose": W.conv_transpose_explorer,
+
+        "graph": W.graph_explorer,
     }
 
 
@@ -61,4 +63,6 @@ MOVING_CONTROL = {
     "depth": "depth",
 
     "conv_transpose": "row",
+
+    "graph": "step",
 }

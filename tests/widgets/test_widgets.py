@@ -304,6 +304,28 @@ def check_conv_transpose(ex):
     )
     np.testing.assert_array_equal(ex.frame_arrays["Y"], Y[0, 0])
 
+def check_graph(ex):
+    """The graph explorer's gradients against the derivatives of its three expressions, written out by hand."""
+    s = ex.state
+    a, b, c, dL = s["a"], s["b"], s["c"], s["dL"]
+    if s["expression"] == "L = (a·b + a)·c":
+        ref = {"a": (b + 1) * c, "b": a * c, "c": a * b + a}
+    elif s["expression"] == "L = relu(a·b + c)·a":
+        e = a * b + c
+        gate = float(e > 0)
+        ref = {"a": gate * b * a + max(e, 0.0), "b": gate * a * a, "c": gate * a}
+    else:
+        d = a * b
+        ref = {"a": (2 * d + c) * b, "b": (2 * d + c) * a, "c": d}
+    for name, v in ref.items():
+        assert np.isclose(s["grads_correct"][name], v * dL, rtol=1e-12, atol=1e-12), (name, s)
+        np.testing.assert_array_equal(ex.frame_arrays[f"value {name}"], [[s["values"][name]]])
+    if s["accumulate"]:
+        assert s["grads"] == s["grads_correct"]
+    assert s["order"][0] == "L" and sorted(s["order"][-3:]) != []
+    if s["step"] == len(s["order"]):
+        assert s["held"] == s["grads"]
+
 
 CHECKS = {
     "conv_forward": check_conv_forward,
@@ -316,6 +338,8 @@ CHECKS = {
     "depth": check_depth,
 
     "conv_transpose": check_conv_transpose,
+
+    "graph": check_graph,
 }
 
 
