@@ -61,3 +61,13 @@ def _html_widgets(w):
         yield w
     for child in getattr(w, "children", ()):
         yield from _html_widgets(child)
+
+
+def test_the_pixel_value_box_writes_the_pixel_as_the_x_panel_does():
+    ex = W.pipeline_explorer()  # the diagonal stroke: 1.0, 0.5, 0
+    box = ex.controls["pixel value"]
+    assert box.value == cell_labels(ex.state["X"])[2][2] == "1.0"
+    box.value = "0.4237"  # kept exactly; shown with X's decimals
+    assert ex.state["X"][2, 2] == 0.4237 and box.value == cell_labels(ex.state["X"])[2][2]
+    ex.controls["pixel column"].value = 3
+    assert box.value == cell_labels(ex.state["X"])[2][3] and box.number == ex.state["X"][2, 3]
