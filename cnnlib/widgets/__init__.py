@@ -11,7 +11,8 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
 The nine explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
-* :func:`conv_backward_explorer`  — notebook 03: dW, db and dX from an upstream δ, with routes;
+* :func:`conv_backward_explorer`  — notebooks 03 and 05: dW, db and dX from an upstream δ, with routes;
+  notebook 08 with stride, padding and dilation sliders (shown when the call sets one of them, or ``hyper=``);
 * :func:`pool_backward_explorer`  — notebook 04: max / average pooling routes δ of P back to A;
 * :func:`pipeline_explorer`       — notebook 06: seed 002's whole network, every value and gradient;
 * :func:`dense_softmax_explorer`  — notebook 01: logits, softmax, cross-entropy and δ = ŷ − y;
@@ -37,6 +38,13 @@ A value assigned to a control from code that it cannot hold (``None``, a wrong t
 index out of range) is refused with a short message in the widget, never an exception.
 ``conv_forward_explorer(..., dilation=None)`` hides the dilation slider (dilation 1), for
 notebook 02, before dilation is taught.
+
+Numbers are written in the book's one format (``cnnlib._format``): an edit box, a panel
+and the read-out write an entry alike, with one number of decimals per array; a cell is
+as wide as its widest number, or the panel's numbers are written in units of 10^e,
+said after its title ("×10⁻²"), and the read-out quotes their values. Each explorer fits
+a 1400×1000 JupyterLab window with the side panel open (a 960-pixel output area) at its
+own size, so the browser never scales a picture, or its text, down.
 
 Everything is computed by cnnlib's own layer functions; the pictures only show the numbers.
 

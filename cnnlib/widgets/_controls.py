@@ -197,8 +197,7 @@ class FloatSlider(Guarded, widgets.FloatSlider if widgets is not None else objec
         return float(v)
 
 
-BOX_HEIGHT = 26  # pixels: an edit box of a grid (ipywidgets' default is 28)
-BOX_MARGIN = 1  # pixels around an edit box of a grid (ipywidgets' default is 2)
+BOX_MARGIN = 1  # pixels around an edit box of a grid (ipywidgets' default is 2); its height stays 28
 
 
 def box_width(texts, least=40):
@@ -314,7 +313,6 @@ class GridEditor:
                 width=self.width,
                 fmt=self._format,
             )
-            t.layout.height = f"{BOX_HEIGHT}px"
             t.layout.margin = f"{BOX_MARGIN}px"
             t.refuse = self.refuse
             self._pool[(r, c)] = t

@@ -263,8 +263,9 @@ class Explorer(_BaseBox):
     """
 
     _fn = "explorer"
-    # pixels: the controls' columns wrap inside this width. Beside the picture when both fit
-    # the window (conv_backward_explorer, narrower), else above it in one row
+    # pixels: the controls' columns wrap inside this width (960: a notebook's output area in a
+    # 1400-pixel window with JupyterLab's side panel open). Beside the picture when both fit
+    # (conv_backward_explorer for notebooks 03 and 05 asks for less), else above it
     controls_width = 960
 
     def _setup(self, title, help_text, control_box, width, height, panels, decorate=None):

@@ -141,13 +141,13 @@ class ChannelsExplorer(Explorer):
                     layout=widgets.Layout(margin="0 14px 0 0"),
                 ),
                 widgets.VBox(
-                    [label("which entry comes from where?"), self._target, self._f, self._c, self._row, self._col]
+                    [self._target, self._f, self._c, self._row, self._col]  # "explain dW / dX": the question itself
                 ),
             ]
         )
 
         # inputs in cells of 27 pixels, everything else in 33: the picture fits 960 pixels at its own size
-        csx, cs, top, gap, kgap_x, kgap_y = 27, 33, 46, 28, 18, 34
+        csx, cs, top, gap, kgap_x, kgap_y = 27, 33, 42, 28, 18, 34
         x = 30
         self._px = []
         for c in range(C):
@@ -167,7 +167,7 @@ class ChannelsExplorer(Explorer):
             self._pdz.append(Panel(f"δZ[{f}]  filter {f}", Ho, Wo, cs=cs).place(xz + f * (Wo * cs + 16), top))
         kh = F * K * cs + (F - 1) * kgap_y
         rows1 = max(H * csx, kh, Ho * cs)
-        row2 = top + rows1 + 50
+        row2 = top + rows1 + 46
         self._pdx = [Panel(f"dX[{c}]", H, Wd, cs=cs).place(30 + c * (Wd * cs + 14), row2) for c in range(C)]
         xk2 = self._pdx[-1].x + Wd * cs + gap
         self._pdw = {

@@ -58,7 +58,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
     _X_default = ("random integers", 5, 5)
     _W_default = [[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]
     window_width = 960  # pixels: a notebook's output area in a 1400-pixel window with JupyterLab's side panel open
-    _top, _row_gap, _gap = 42, 48, 28
+    _top, _row_gap, _gap = 40, 44, 28
 
     def __init__(self, X=None, W=None, dZ=None, *, stride=1, padding=0, dilation=1, hyper=None):
         fn = self._fn
@@ -220,7 +220,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
         self._pdx.place(self._px.x + P * self._cs, row2)
         self._pdw.place(self._pw.x, row2)
         self._pdb.place(self._pdz.x, row2)
-        self._size = (self._right, row2 + max(self.H, self.KH, 1) * self._cs + 12)
+        self._size = (self._right, row2 + max(self.H, self.KH, 1) * self._cs + 10)
         if hasattr(self, "_live"):
             self._fit_size(*self._size)
 

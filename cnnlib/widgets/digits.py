@@ -37,6 +37,7 @@ class DigitsExplorer(Explorer):
     """
 
     _fn = "digits_explorer"
+    window_width = 960  # pixels: a notebook's output area in a 1400-pixel window with JupyterLab's side panel open
 
     def __init__(self, model, X, y, index=0):
         fn = self._fn
@@ -96,15 +97,17 @@ class DigitsExplorer(Explorer):
 
         H, Wd = X.shape[2:]
         self.F = self.net[0].parameters()["W"].shape[0]
-        cs, top = 24, 52
+        cs, top = max(8, min(24, 192 // max(H, Wd))), 52  # the digit and its saliency: at most 192 pixels a side
         self._px = Panel("x", H, Wd, cs=cs).place(30, top)
         self._pg = Panel("dL/dX", H, Wd, cs=cs).place(self._px.x + Wd * cs + 60, top)
         self._bars = Panel("ŷ = softmax(s)", H, self.M, cs=30).place(self._pg.x + Wd * cs + 70, top)
-        mcs, per_row = 12, 8
-        row2 = top + H * cs + 70
+        mcs, mgap = 12, 16
+        per_row = max(1, min(8, (self.window_width - 50) // (Wd * mcs + mgap)))  # maps per row that fit the window
+        # the feature maps' heading under the taller of the digit and the bars (with their class labels)
+        row2 = top + max(H * cs, self._bars.height) + 70
         self._pa = [
             Panel(f"A[{f}]", H, Wd, cs=mcs).place(
-                30 + (f % per_row) * (Wd * mcs + 22), row2 + (f // per_row) * (H * mcs + 38)
+                30 + (f % per_row) * (Wd * mcs + mgap), row2 + (f // per_row) * (H * mcs + 38)
             )
             for f in range(self.F)
         ]

@@ -72,6 +72,7 @@ class PipelineExplorer(Explorer):
             width=250,
             description="pixel value",
             description_width="90px",
+            fmt=lambda v: array_format(self._X)(v),  # as the X panel writes it
         )
         self._prow.observe(self._select_pixel, names="value")
         self._pcol.observe(self._select_pixel, names="value")
@@ -215,6 +216,7 @@ class PipelineExplorer(Explorer):
     def _set_pixel(self, v):
         self._X[self._prow.value, self._pcol.value] = v
         self.update()
+        self._show_pixel()  # X's decimals may have changed with it
 
     @staticmethod
     def _ties(A1, winners):

@@ -5,9 +5,11 @@ holding a copy of ``tests/repo/data/explorers.ipynb``), opens the notebook in
 ``/usr/bin/chromium`` through the Python ``playwright`` package (never
 ``playwright install``), runs all cells from the Run menu, waits for the explorers'
 pictures, focuses a slider and presses ArrowRight, and checks that the picture changed,
-that a decimal comma typed into a cell is read as a decimal point, that notebook 08's
-explorer at its largest fits a 1400×1000 window with its controls beside the picture,
-and that no error output or traceback appeared. Screenshots go to
+that a decimal comma typed into a cell is read as a decimal point, that in a 1400×1000
+window with JupyterLab's side panel open (as it opens) notebook 08's explorer at its
+largest fits the notebook area, no picture is scaled down by the browser (its text would
+shrink with it) and no edit box cuts its number short, and that no error output or
+traceback appeared. Screenshots go to
 ``artifacts/browser/`` (git-ignored). The server and every kernel it started are shut
 down afterwards, whatever happens.
 
@@ -304,22 +306,33 @@ def test_explorers_run_and_answer_the_keyboard(lab):
             assert cell.input_value() == "3.5", cell.input_value()
             assert "⚠" not in conv.inner_text()
 
-            # notebook 08's explorer at its largest fits a 1400×1000 window (side panel closed):
-            # its controls beside the picture, the whole explorer in view without scrolling
+            # a 1400×1000 window, the side panel open as JupyterLab opens it: notebook 08's explorer at its
+            # largest (stride 1, padding 1, the δZ grid shown) fits the notebook area without scrolling
             page.set_viewport_size({"width": 1400, "height": 1000})
-            open_panel = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
-            if open_panel.count():  # clicking the open panel's tab closes the side panel
-                open_panel.first.click()
-                page.wait_for_timeout(500)
+            page.wait_for_timeout(500)
+            area = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first.bounding_box()
+            assert area["x"] > 200, f"the side panel is not open: the notebook area starts at x = {area['x']}"
             backward = page.locator(".cnnlib-conv-backward-explorer").first
+            backward.locator("button", has_text="δZ").first.click()
             backward.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             _shot(page, f"{6 + len(names):02d}_conv_backward_in_1400x1000.png")
             box = backward.bounding_box()
-            picture = backward.locator("img.widget-image").first.bounding_box()
-            grid = backward.locator("input[type='text']").first.bounding_box()
-            assert box["height"] <= 1000 - 150, box
-            assert picture["x"] > grid["x"] + 300 and picture["y"] < grid["y"] + 100, (picture, grid)
+            assert box["height"] <= area["height"] and box["width"] <= area["width"], (box, area)
+
+            # every picture at its own size (a scaled-down picture scales its text down too),
+            # every edit box wide enough for its number
+            sizes = page.evaluate(
+                "() => [...document.querySelectorAll('.cnnlib-explorer img.widget-image')]"
+                ".map(i => [i.closest('.cnnlib-explorer').className, i.naturalWidth, i.getBoundingClientRect().width])"
+            )
+            scaled = [(c.split()[-1], n, round(w)) for c, n, w in sizes if abs(n - w) > 1]
+            assert not scaled, f"pictures scaled by the browser: {scaled}"
+            cut_boxes = page.evaluate(
+                "() => [...document.querySelectorAll('.cnnlib-explorer input[type=text]')]"
+                ".filter(i => i.scrollWidth > i.clientWidth + 1).map(i => i.value)"
+            )
+            assert not cut_boxes, f"edit boxes too narrow for their number: {cut_boxes}"
 
             # no button label is cut short ("avera…"): its text fits the button
             labels = page.evaluate(

@@ -240,3 +240,28 @@ def test_pipeline_writes_small_gradients_in_units_that_fit_their_cells():
     np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])  # the values themselves are not scaled
     labels, e = scaled_labels(np.array([[0.5, -0.25]]), 33)
     assert e == 0 and labels == [["0.50", "−0.25"]]
+
+
+def test_digits_bars_end_above_the_feature_maps_heading():
+    from _explorers import digits_data
+
+    for n_filters, side in ((4, 8), (8, 8), (4, 12)):
+        model, X, y = digits_data()
+        if (n_filters, side) != (4, 8):
+            from cnnlib import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+
+            model = Sequential(
+                Conv2D(1, n_filters, 3, padding=1, seed=0),
+                ReLU(),
+                MaxPool2D(2),
+                Flatten(),
+                Dense(n_filters * (side // 2) ** 2, 10, seed=1),
+            )
+            X = np.random.default_rng(0).uniform(0, 1, size=(6, 1, side, side))
+            y = np.arange(6)
+        ex = W.digits_explorer(model, X, y)
+        bars = ex._bars
+        heading = ex._pa[0].y - 44  # the baseline of "feature maps A = ReLU(Z), one per filter"
+        labels_bottom = bars.y + bars.height + 10 + 6  # the class digits under the bars
+        assert labels_bottom + 9 < heading, (n_filters, side, labels_bottom, heading)
+        assert ex._width <= SPACE_W
