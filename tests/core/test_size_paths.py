@@ -102,6 +102,15 @@ def stride1_backward_nb(C, F, H, W, KH, KW, pad, D, Ho, N, itemsize, budget):
     return max(1, min(N, budget // stride1_backward_image_bytes(C, F, H, W, KH, KW, pad, D, Ho, itemsize)))
 
 
+@pytest.fixture(autouse=True)
+def one_product_per_image(monkeypatch):
+    """Stride 1 here takes the route for larger images (one product per image, ``backward_stride1``)
+    whatever the test's image size: the small images below would otherwise go by the batched
+    route (``SMALL_IMAGE_BYTES``), whose blocks ``test_conv.py``'s
+    ``test_fast_routes_and_block_sizes_agree_with_the_loops`` drives."""
+    monkeypatch.setattr(_conv_fast, "SMALL_IMAGE_BYTES", 0)
+
+
 @pytest.fixture
 def budget(monkeypatch):
     """Set ``_conv_fast.BLOCK_BYTES`` for one test (restored afterwards)."""
