@@ -70,6 +70,8 @@ SUMMARIES = {
     "accuracy, and look inside it.",
     "10_making_it_fast.ipynb": "From loops to im2col and matrix products: how the fast version works and how fast "
     "it is.",
+    "11_deeper_networks.ipynb": "He and Glorot initialisation derived, vanishing gradients, residual connections and "
+    "batch norm (forward, backward, checked), training diagnostics, a deeper network on the digits.",
 }
 
 _SEG = r"[A-Za-z0-9_.-]+"  # one path segment of a GitHub owner or repository name
