@@ -70,6 +70,8 @@ SUMMARIES = {
     "accuracy, and look inside it.",
     "10_making_it_fast.ipynb": "From loops to im2col and matrix products: how the fast version works and how fast "
     "it is.",
+    "11_deeper_networks.ipynb": "He and Glorot initialisation derived, vanishing gradients, residual connections and "
+    "batch norm (forward, backward, checked), training diagnostics, a deeper network on the digits.",
     "13_from_backprop_to_autograd.ipynb": "A tensor autograd engine whose operations are cnnlib's layers: the graph, "
     "reverse topological order, micrograd's bug, and chapter 09's network in a few lines.",
 }

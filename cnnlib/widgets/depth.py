@@ -200,7 +200,8 @@ class DepthExplorer(Explorer):
             y = mid - h if k > 0 else mid
             frame.fill(x, y, _SLOT - 6, max(h, 2), color)
             if abs(k) > _DECADES:
-                frame.text("↑" if k > 0 else "↓", x + (_SLOT - 6) / 2, y - 8 if k > 0 else y + h + 8, 9, INK)
+                # inside the bar's end, clear of the layer numbers under the panel
+                frame.text("↑" if k > 0 else "↓", x + (_SLOT - 6) / 2, y + 7 if k > 0 else y + h - 7, 9, "#ffffff")
 
     def _compute(self, frame):
         depth, gain = int(self._depth.value), float(self._gain.value)
