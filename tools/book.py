@@ -70,6 +70,9 @@ SUMMARIES = {
     "accuracy, and look inside it.",
     "10_making_it_fast.ipynb": "From loops to im2col and matrix products: how the fast version works and how fast "
     "it is.",
+    "12_transposed_conv_upsampling_depthwise.ipynb": "Transposed convolution as a layer (chapter 08's input gradient "
+    "used forward), the checkerboard, upsampling, global average pooling, grouped and depthwise-separable "
+    "convolutions, and a convolutional autoencoder on the digits.",
 }
 
 _SEG = r"[A-Za-z0-9_.-]+"  # one path segment of a GitHub owner or repository name
