@@ -12,8 +12,8 @@ backward pass sends each output's gradient back to those input cells with the sa
   the same along columns, and the output is the weighted sum of the four cells. The backward
   pass (eq. 12.9) adds each output's gradient times each weight to the cell it came from.
 
-Both are separable: ``U = M_H A M_W^T`` for one (H·s, H) and one (W·s, W) interpolation matrix
-(``interpolation_matrix``), and ``dA = M_H^T dU M_W`` — the fast versions compute exactly that.
+Both are separable: ``U = E_H A E_W^T`` for one (H·s, H) and one (W·s, W) interpolation matrix
+(``interpolation_matrix``), and ``dA = E_H^T dU E_W`` — the fast versions compute exactly that.
 Layout NCHW; output shape (N, C, H·s_h, W·s_w).
 """
 
@@ -77,7 +77,7 @@ def _taps(x: int, s: int, length: int) -> tuple[int, int, float]:
 
 
 def interpolation_matrix(length: int, scale: int, mode: str = "bilinear") -> np.ndarray:
-    """The (length·scale, length) matrix M with ``upsampled = M @ column`` along one axis (eqs. 12.6, 12.8).
+    """The (length·scale, length) matrix E with ``upsampled = E @ column`` along one axis (eqs. 12.6, 12.8).
 
     Row x holds the weights with which output x reads the input: one 1 at ``x // scale`` for
     ``"nearest"``; ``1 - λ`` and ``λ`` at rows x0 and x1 for ``"bilinear"`` (each row sums to 1).
@@ -90,15 +90,15 @@ def interpolation_matrix(length: int, scale: int, mode: str = "bilinear") -> np.
             raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
     length, scale = int(length), int(scale)
     mode = _check_mode(fn, mode)
-    M = np.zeros((length * scale, length))  # (length*s, length)
+    E = np.zeros((length * scale, length))  # (length*s, length)
     for x in range(length * scale):
         if mode == "nearest":
-            M[x, x // scale] = 1.0
+            E[x, x // scale] = 1.0
         else:
             x0, x1, lam = _taps(x, scale, length)
-            M[x, x0] += 1.0 - lam
-            M[x, x1] += lam
-    return M
+            E[x, x0] += 1.0 - lam
+            E[x, x1] += lam
+    return E
 
 
 # --------------------------------------------------------------------------- loop version
@@ -174,7 +174,7 @@ def upsample2d_backward_naive(dU, cache):
 def upsample2d_forward(A, *, scale=2, mode="nearest"):
     """Upsampling forward pass, fast (notebook 12, eqs. 12.6 and 12.8).
 
-    nearest: ``np.repeat`` along both axes; bilinear: ``U = M_H A M_W^T`` with the two
+    nearest: ``np.repeat`` along both axes; bilinear: ``U = E_H A E_W^T`` with the two
     interpolation matrices (``interpolation_matrix``), the same numbers as the loops.
 
     Shapes: A (N, C, H, W) -> U (N, C, H·s_h, W·s_w). scale: int or (h, w); mode
@@ -186,16 +186,16 @@ def upsample2d_forward(A, *, scale=2, mode="nearest"):
     if mode == "nearest":
         U = np.repeat(np.repeat(A, s[0], axis=2), s[1], axis=3)  # (N, C, H*s_h, W*s_w)
     else:
-        MH = interpolation_matrix(H, s[0]).astype(A.dtype)  # (H*s_h, H)
-        MW = interpolation_matrix(W, s[1]).astype(A.dtype)  # (W*s_w, W)
-        U = np.matmul(np.matmul(MH, A), MW.T)  # (N, C, H*s_h, W*s_w)
+        EH = interpolation_matrix(H, s[0]).astype(A.dtype)  # (H*s_h, H)
+        EW = interpolation_matrix(W, s[1]).astype(A.dtype)  # (W*s_w, W)
+        U = np.matmul(np.matmul(EH, A), EW.T)  # (N, C, H*s_h, W*s_w)
     return U, UpsampleCache(A.shape, A.dtype, s, mode, out_shape)
 
 
 def upsample2d_backward(dU, cache):
     """Upsampling backward pass, fast (notebook 12, eqs. 12.7 and 12.9): the transposes of the forward's matrices.
 
-    nearest: the sum of each s_h x s_w block of dU; bilinear: ``dA = M_H^T dU M_W``.
+    nearest: the sum of each s_h x s_w block of dU; bilinear: ``dA = E_H^T dU E_W``.
     Shapes: dU (N, C, H·s_h, W·s_w) -> dA (N, C, H, W).
     """
     fn = "upsample2d_backward"
@@ -207,6 +207,6 @@ def upsample2d_backward(dU, cache):
     dU = dU.astype(dtype, copy=False)
     if cache.mode == "nearest":
         return dU.reshape(N, C, H, s[0], W, s[1]).sum(axis=(3, 5))  # (N, C, H, W), eq. (12.7)
-    MH = interpolation_matrix(H, s[0]).astype(dtype)  # (H*s_h, H)
-    MW = interpolation_matrix(W, s[1]).astype(dtype)  # (W*s_w, W)
-    return np.matmul(np.matmul(MH.T, dU), MW)  # (N, C, H, W), eq. (12.9)
+    EH = interpolation_matrix(H, s[0]).astype(dtype)  # (H*s_h, H)
+    EW = interpolation_matrix(W, s[1]).astype(dtype)  # (W*s_w, W)
+    return np.matmul(np.matmul(EH.T, dU), EW)  # (N, C, H, W), eq. (12.9)

@@ -72,6 +72,9 @@ SUMMARIES = {
     "it is.",
     "11_deeper_networks.ipynb": "He and Glorot initialisation derived, vanishing gradients, residual connections and "
     "batch norm (forward, backward, checked), training diagnostics, a deeper network on the digits.",
+    "12_transposed_conv_upsampling_depthwise.ipynb": "Transposed convolution as a layer (chapter 08's input gradient "
+    "used forward), the checkerboard, upsampling, global average pooling, grouped and depthwise-separable "
+    "convolutions, and a convolutional autoencoder on the digits.",
     "13_from_backprop_to_autograd.ipynb": "A tensor autograd engine whose operations are cnnlib's layers: the graph, "
     "reverse topological order, micrograd's bug, and chapter 09's network in a few lines.",
 }

@@ -107,35 +107,35 @@ def check_conv_transpose(my_conv_transpose) -> Verdict:
 
 
 def _align_corners(L, s):
-    M = np.zeros((L * s, L))
+    E = np.zeros((L * s, L))
     for x in range(L * s):
         t = x * (L - 1) / (L * s - 1) if L * s > 1 else 0.0
         x0 = min(int(np.floor(t)), L - 1)
         x1 = min(x0 + 1, L - 1)
-        M[x, x0] += 1 - (t - x0)
-        M[x, x1] += t - x0
-    return M
+        E[x, x0] += 1 - (t - x0)
+        E[x, x1] += t - x0
+    return E
 
 
 def _unclamped_edges(L, s):
     """Taps from t = (x + 0.5)/s - 0.5 without clamping: a tap outside the input is dropped."""
-    M = np.zeros((L * s, L))
+    E = np.zeros((L * s, L))
     for x in range(L * s):
         t = (x + 0.5) / s - 0.5
         x0 = int(np.floor(t))
         lam = t - x0
         for a, w in ((x0, 1 - lam), (x0 + 1, lam)):
             if 0 <= a < L:
-                M[x, a] += w
-    return M
+                E[x, a] += w
+    return E
 
 
 def check_bilinear_matrix(my_bilinear_matrix) -> Verdict:
-    """Exercise 12.3. ``my_bilinear_matrix(L, s) -> M`` of shape (s·L, L) (notebook 12, eq. 12.8).
+    """Exercise 12.3. ``my_bilinear_matrix(L, s) -> E`` of shape (s·L, L) (notebook 12, eq. 12.8).
 
     Output row x sits at ``t = (x + 0.5)/s - 0.5`` in input coordinates, clamped at 0; it
     takes ``1 - λ`` of row ``floor(t)`` and ``λ = t - floor(t)`` of the next row (the last row
-    when there is no next one). ``upsampled = M @ column``; PyTorch's ``align_corners=False``.
+    when there is no next one). ``upsampled = E @ column``; PyTorch's ``align_corners=False``.
     """
     cases = []
     for L, s in [(3, 2), (4, 2), (2, 3), (5, 4), (1, 2), (4, 1)]:

@@ -58,11 +58,12 @@ class ConvTransposeExplorer(Explorer):
         on = self._on_change
         self._xgrid = GridEditor(X, on, self._refuse, prefix="X", width=44)
         self._wgrid = GridEditor(W, on, self._refuse, prefix="W", width=44)
-        self._stride = int_slider("stride S", stride, 1, self.max_stride, width="230px")
-        self._padding = int_slider("padding", padding, 0, self.max_pad, width="230px")
-        self._op = int_slider("output_padding", output_padding, 0, self.max_op, width="230px")
-        self._op.style.description_width = "100px"
-        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil, width="230px")
+        self._stride = int_slider("stride S", stride, 1, self.max_stride, width="270px")
+        self._padding = int_slider("padding", padding, 0, self.max_pad, width="270px")
+        self._op = int_slider("output_padding", output_padding, 0, self.max_op, width="270px")
+        self._dilation = int_slider("dilation D", dilation, 1, self.max_dil, width="270px")
+        for w in (self._stride, self._padding, self._op, self._dilation):
+            w.style.description_width = "118px"  # room for "output_padding"
         self._row = int_slider("row u", 0, 0, self.H - 1, width="200px")
         self._col = int_slider("column v", 0, 0, self.Wd - 1, width="200px")
         for w in (self._stride, self._padding, self._op, self._dilation, self._row, self._col):
@@ -101,8 +102,8 @@ class ConvTransposeExplorer(Explorer):
         def decorate(fig, ax):
             y = top + 30
             op_arrow(ax, self._pw.x + self._pw.width + 8, self._ps.x - 22, y, "× X[u,v]")
-            y2 = row2 + self._pb.height / 2
-            op_arrow(ax, self._pb.x + self._pb.width + 6, self._py.x - 8, y2, "crop")
+            y2 = row2 + 3 * cs
+            op_arrow(ax, self._pb.x + self._pb.width + 6, self._py.x - 22, y2, "crop")
 
         self._setup(
             "Transposed convolution: a small input stamps the kernel onto a large output",

@@ -34,12 +34,12 @@ cases = st.tuples(
 
 def bilinear_reference(length, s):
     """The (length*s, length) weights from the hat function: w = max(0, 1 - |t - a|) for t clamped to [0, length-1]."""
-    M = np.zeros((length * s, length))
+    E = np.zeros((length * s, length))
     for x in range(length * s):
         t = min(max((x + 0.5) / s - 0.5, 0.0), length - 1)  # clamping at the far end changes nothing: weight 1 there
         for a in range(length):
-            M[x, a] = max(0.0, 1.0 - abs(t - a))
-    return M
+            E[x, a] = max(0.0, 1.0 - abs(t - a))
+    return E
 
 
 @settings(max_examples=50, deadline=None)
@@ -61,9 +61,9 @@ def test_shapes_gradients_and_versions_agree(case):
 
 @pytest.mark.parametrize("length, s", [(1, 2), (2, 2), (4, 2), (3, 3), (5, 4), (4, 1)])
 def test_bilinear_weights_are_the_hat_function(length, s):
-    M = cnnlib.interpolation_matrix(length, s, "bilinear")
-    np.testing.assert_allclose(M, bilinear_reference(length, s), atol=1e-15)
-    np.testing.assert_allclose(M.sum(axis=1), 1.0)  # every output is a weighted average
+    E = cnnlib.interpolation_matrix(length, s, "bilinear")
+    np.testing.assert_allclose(E, bilinear_reference(length, s), atol=1e-15)
+    np.testing.assert_allclose(E.sum(axis=1), 1.0)  # every output is a weighted average
 
 
 def test_nearest_copies_blocks_and_sums_them_backward():
@@ -77,9 +77,9 @@ def test_nearest_copies_blocks_and_sums_them_backward():
 
 def test_bilinear_scale_2_weights_are_quarters():
     """Scale 2: output rows sit a quarter cell from an input row, weights 3/4 and 1/4; the border copies."""
-    M = cnnlib.interpolation_matrix(3, 2)
+    E = cnnlib.interpolation_matrix(3, 2)
     expected = np.array([[1, 0, 0], [0.75, 0.25, 0], [0.25, 0.75, 0], [0, 0.75, 0.25], [0, 0.25, 0.75], [0, 0, 1]])
-    np.testing.assert_allclose(M, expected)
+    np.testing.assert_allclose(E, expected)
 
 
 @IMPLS

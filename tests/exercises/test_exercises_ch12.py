@@ -33,14 +33,14 @@ def conv_transpose_by_full_convolution(X, W, S):
 
 
 def bilinear_right(L, s):
-    M = np.zeros((L * s, L))
+    E = np.zeros((L * s, L))
     for x in range(L * s):
         t = max((x + 0.5) / s - 0.5, 0.0)
         x0 = int(np.floor(t))
         x1 = min(x0 + 1, L - 1)
-        M[x, x0] += 1 - (t - x0)
-        M[x, x1] += t - x0
-    return M
+        E[x, x0] += 1 - (t - x0)
+        E[x, x1] += t - x0
+    return E
 
 
 def costs_right(C, F, K, H, W):
