@@ -97,7 +97,7 @@ def _rewrap(fn: str, exc: Exception, inner: str) -> Exception:
 
 
 class Tensor:
-    """An array with a gradient, and the record of how it was computed (notebook 13, §13.2).
+    """An array with a gradient, and the record of how it was computed (notebook 13, §13.3).
 
     ``Tensor(data, requires_grad=False, name=None)``: ``data`` becomes a float array (float32
     kept, anything else numeric -> float64), a copy the tensor owns. Attributes:

@@ -253,7 +253,8 @@ class GraphExplorer(Explorer):
             x, y = where[name]
             frame.text(formulas.get(name, f"{name} (input)"), x, y - 30, 9, HI, bold=True, ha="left")
             frame.text("value", x + _CS / 2, y - 12, 7, GREY)
-            frame.text("δ", x + 3 * _CS / 2, y - 12, 7, GREY)
+            finished = name in done and (current is None or name != current.name)
+            frame.text("δ ✓" if finished else "δ", x + 3 * _CS / 2, y - 12, 7, GREY)  # ✓: its step has run
             frame.heat(
                 panel.place(x, y),
                 f"value {name}",
@@ -285,9 +286,7 @@ class GraphExplorer(Explorer):
                 )
             users = [t for t in order if any(q is tensors[name] for q in t.parents)]
             if held[name] is not None and not all(t.name in done for t in users):
-                frame.text("so far", x + 3 * _CS / 2, y + _CS + 9, 7, GREY)  # not every user has sent its share
-            if name in done and (current is None or name != current.name):
-                frame.text("✓", x + 2 * _CS + 8, y + _CS / 2, 8, GREY, ha="left")
+                frame.text("so far", x + 3 * _CS / 2, y + _CS + 21, 7, GREY)  # not every user has sent its share
         for t in order:  # forward edges, grey
             for p in {id(p): p for p in t.parents}.values():  # d·d: one edge
                 (px, py), (tx, ty) = where[p.name], where[t.name]
@@ -305,8 +304,7 @@ class GraphExplorer(Explorer):
                 x0, y0, x1, y1 = cx - 4, cy + 2 * _CS / 3, px + 2 * _CS + 2, py + 2 * _CS / 3
                 frame.arrow(x0, y0, x1, y1, ROUTE)
                 text = sign + " + ".join(factor(readout_number(v, 3)) for v in values_sent)
-                xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-                frame.text(text, xm - 6, ym + (12 if y1 <= y0 else -12), 8, ROUTE, ha="right")
+                frame.text(text, px + 3 * _CS / 2, py + _CS + 9, 8, ROUTE)  # under the δ cell it goes to
                 frame.box(px + _CS - 1, py - 1, _CS + 1, _CS + 1, ROUTE, 3)
         self._readout = html.escape(txt)
 
@@ -320,9 +318,10 @@ class GraphExplorer(Explorer):
             )
         node = order[k - 1]
         g = held[node.name] if node.name == "L" else None
-        parts = []
+        sent: dict[str, list] = {}
         for _, parent, share in received[k - 1]:
-            parts.append(f"{readout_number(float(share))} to δ{parent.name}")
+            sent.setdefault(parent.name, []).append(factor(readout_number(float(share))))
+        parts = [f"{' + '.join(v)} to δ{m}" for m, v in sent.items()]
         g = final[node.name] if g is None else g
         txt = f"step {k} of {n}: node {node.name}, δ{node.name} = {readout_number(g)}"
         txt += "; it sends " + ", ".join(parts) if parts else " (an input: nothing to send)"
