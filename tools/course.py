@@ -236,7 +236,7 @@ def _cell(cell_type: str, source: str, grade_id: str, *, solution=False, grade=F
     meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
     if points is not None:
         meta["points"] = points
-    cell = {"cell_type": cell_type, "metadata": {"nbgrader": meta}, "source": source}
+    cell = {"cell_type": cell_type, "id": grade_id, "metadata": {"nbgrader": meta}, "source": source}
     if cell_type == "code":
         cell.update(execution_count=None, outputs=[])
     return cell
