@@ -13,6 +13,15 @@ PY7    := $(VENV7)/bin/python
 STAMP7 := $(VENV7)/.installed
 IPYW7_PACKAGES ?= "ipywidgets==7.7.1" numpy matplotlib pytest hypothesis
 
+# The website (make site) and the instructor edition (make course) each get their own environment,
+# so that Jupyter Book's and nbgrader's requirements never move the reader's .venv.
+VENV_SITE ?= .venv-site
+PY_SITE := $(VENV_SITE)/bin/python
+STAMP_SITE := $(VENV_SITE)/.installed
+VENV_COURSE ?= .venv-course
+PY_COURSE := $(VENV_COURSE)/bin/python
+STAMP_COURSE := $(VENV_COURSE)/.installed
+
 HOST ?= 127.0.0.1
 PORT ?= 8888
 # `make test TORCH=1` also installs PyTorch's CPU build into $(VENV) first, so that the parity
@@ -35,7 +44,8 @@ NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpo
 START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test unit nbval coverage mutation lint format bench bench-readme notebooks sync test-widgets7 clean
+.PHONY: help lab test unit nbval coverage mutation lint format bench bench-readme notebooks sync test-widgets7 \
+	site site-check course course-check clean
 
 help:
 	@echo "make lab            open the book in JupyterLab (http://$(HOST):$(PORT)/lab)"
@@ -48,6 +58,10 @@ help:
 	@echo "make notebooks      re-execute every notebook in place, then refresh README links"
 	@echo "make sync           rewrite the repository URL, badges and chapter table from pyproject.toml"
 	@echo "make test-widgets7  the widget tests against ipywidgets 7.7.1 (Google Colab's version)"
+	@echo "make site           build the website from the committed notebooks into build/site"
+	@echo "make site-check     build it, then open it in Chromium with the network cut off and check it"
+	@echo "make course         generate the nbgrader instructor edition into build/course"
+	@echo "make course-check   autograde worked solutions, untouched stubs and a wrong answer"
 	@echo "make clean          remove the virtual environments and caches"
 
 # Create a virtual environment ($(1)) with $(PYTHON), refusing a Python older than 3.11.
@@ -86,13 +100,23 @@ lab: $(STAMP)
 
 test: unit nbval
 
+# With PYTEST_ARGS (e.g. -k NAME) a step whose selection is empty is not a failure: pytest's exit
+# status 5 ("no tests collected") is reported and passed over. Without PYTEST_ARGS it stays an error.
+define pytest-selection
+	$(1); status=$$?; \
+	if [ $$status = 5 ] && [ "$(if $(strip $(PYTEST_ARGS)),selected)" = selected ]; then \
+	  echo "$(2): PYTEST_ARGS selects nothing here, nothing to run"; \
+	else exit $$status; fi
+endef
+
 unit: $(STAMP) $(if $(TORCH),$(TORCH_STAMP))
-	$(TEST_ENV) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(call pytest-selection,$(TEST_ENV) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS),unit)
 
 # nbval in lax mode: only cells tagged nbval-check-output have their output compared.
 nbval: $(STAMP) $(if $(TORCH),$(TORCH_STAMP))
 ifneq ($(NOTEBOOKS),)
-	$(TEST_ENV) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(XDIST) $(PYTEST_ARGS) notebooks/
+	$(call pytest-selection,$(TEST_ENV) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+	  $(XDIST) $(PYTEST_ARGS) notebooks/,nbval)
 else
 	@echo "nbval: no notebooks under notebooks/ yet, nothing to execute"
 endif
@@ -133,6 +157,38 @@ endif
 sync: $(STAMP)
 	$(PY) tools/book.py
 
+# ---------------------------------------------------------------------------- website
+# Only the `site` extra's packages (Jupyter Book, MathJax's files), read from pyproject.toml:
+# building the site imports nothing from cnnlib.
+$(STAMP_SITE): pyproject.toml
+	$(call make-venv,$(VENV_SITE))
+	$(PY_SITE) -m pip install --quiet --upgrade pip
+	$(PY_SITE) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["site"]))' \
+	  > $(VENV_SITE)/requirements-site.txt
+	$(PY_SITE) -m pip install --quiet -r $(VENV_SITE)/requirements-site.txt
+	@touch $@
+
+site: $(STAMP_SITE)
+	$(PY_SITE) tools/site.py
+
+# The browser test runs in $(VENV) (playwright comes with the dev extra).
+site-check: site $(STAMP)
+	CNNLIB_REQUIRE_SITE=1 $(TEST_ENV) $(PY) -m pytest -p no:cacheprovider tests/repo/test_site.py $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------------------- instructor edition
+$(STAMP_COURSE): pyproject.toml
+	$(call make-venv,$(VENV_COURSE))
+	$(PY_COURSE) -m pip install --quiet --upgrade pip
+	$(PY_COURSE) -m pip install --quiet -e ".[book,instructor]" "pytest>=7.4"
+	@touch $@
+
+course: $(STAMP_COURSE)
+	$(PY_COURSE) tools/course.py generate
+
+course-check: $(STAMP_COURSE)
+	$(TEST_ENV) $(PY_COURSE) tools/course.py check
+	CNNLIB_REQUIRE_NBGRADER=1 $(TEST_ENV) $(PY_COURSE) -m pytest -p no:cacheprovider tests/repo/test_course.py $(PYTEST_ARGS)
+
 # Builds $(VENV7) only when there is something to run in it.
 test-widgets7:
 	@if [ -d tests/widgets ]; then \
@@ -142,5 +198,5 @@ test-widgets7:
 	else echo "test-widgets7: tests/widgets does not exist yet, nothing to run"; fi
 
 clean:
-	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache .hypothesis cnnlib.egg-info
+	rm -rf $(VENV) $(VENV7) $(VENV_SITE) $(VENV_COURSE) build .pytest_cache .ruff_cache .hypothesis cnnlib.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -9,9 +9,11 @@ The single source of truth is ``[project.urls] Repository`` in ``pyproject.toml`
   Colab links (``colab.research.google.com/github/OWNER/REPO/blob/...``) and Binder links
   (``mybinder.org/v2/gh/OWNER/REPO/...``), and the badges at the top of the README
   (``<!-- badges:begin -->`` ... ``<!-- badges:end -->``);
-* **Colab cells** — the first code cell of every notebook is the Colab-only install cell,
-  :data:`COLAB_SETUP_CELL` (the one template, also used by the tests), tagged
-  ``nbval-ignore-output``;
+* **Colab cells** — the first code cell of every notebook is the setup cell,
+  :data:`COLAB_SETUP_CELL` (the one template, also used by the tests): on Colab it installs the
+  tagged version of cnnlib the notebook was run with (``cnnlib.__version__``), and everywhere it
+  says clearly when the installed cnnlib is too old; tagged ``nbval-ignore-output`` and
+  ``remove-cell`` (the website hides it);
 * **chapter table** — the README's ``<!-- chapters:begin -->`` ... ``<!-- chapters:end -->``
   block, one row per chapter notebook that exists in ``notebooks/``.
 
@@ -84,17 +86,46 @@ _SEG = r"[A-Za-z0-9_.-]+"  # one path segment of a GitHub owner or repository na
 
 # ---------------------------------------------------------------------------- the Colab setup cell
 COLAB_SETUP_CELL = """\
-# On Google Colab only: install cnnlib from the book's repository without touching Colab's packages.
+# Setup. On Google Colab: install cnnlib {version}, the version this notebook was run with, from the book's
+# repository without touching Colab's packages. Everywhere: check that the installed cnnlib is recent enough.
 import subprocess, sys
+CNNLIB_VERSION = "{version}"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "git+{url}"], check=True)"""
-"""The first code cell of every notebook (it prints nothing off Colab); ``{url}`` is the repository URL."""
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "git+{url}@v{version}"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        print(pip.stdout, pip.stderr, sep="\\n", file=sys.stderr)
+        raise RuntimeError(f"pip could not install cnnlib {{CNNLIB_VERSION}} (its messages are above); check this "
+                           "runtime's internet connection, then run this cell again")
+import cnnlib
+if [int(n) for n in cnnlib.__version__.split(".")[:3]] < [int(n) for n in CNNLIB_VERSION.split(".")]:
+    raise ImportError(f"this chapter needs cnnlib {{CNNLIB_VERSION}} or newer, but cnnlib {{cnnlib.__version__}} is "
+                      f"installed at {{cnnlib.__file__}}: update it (in a checkout: make lab, or pip install -e .)")"""
+"""The first code cell of every notebook (it prints nothing when all is well).
+
+``{url}`` is the repository URL and ``{version}`` cnnlib's version (``cnnlib/__init__.py``): on
+Colab the cell installs the git tag ``v{version}``, the library the notebook was executed with,
+and shows pip's own messages with a plain explanation if that fails; everywhere it stops with a
+clear message when the installed cnnlib is older than the version the notebook was run with.
+Bump ``cnnlib.__version__`` when the library changes what a notebook relies on, run ``make sync``,
+and push the tag ``v{version}``.
+"""
+SETUP_TAGS = ("nbval-ignore-output", "remove-cell")
+"""Tags of the setup cell: nbval does not compare its output; the website (Jupyter Book) hides it."""
 
 
-def colab_setup_cell(repo_url: str) -> str:
-    """The exact first code cell of every notebook, installing from ``repo_url``."""
-    return COLAB_SETUP_CELL.format(url=repo_url)
+def cnnlib_version(root: Path = ROOT) -> str:
+    """``__version__`` of ``cnnlib/__init__.py``, read without importing it (X.Y.Z)."""
+    text = (root / "cnnlib" / "__init__.py").read_text(encoding="utf-8")
+    m = re.search(r'^__version__\s*=\s*["\']([0-9]+\.[0-9]+\.[0-9]+)["\']', text, re.M)
+    if m is None:
+        raise SystemExit('book: cnnlib/__init__.py has no __version__ = "X.Y.Z"')
+    return m.group(1)
+
+
+def colab_setup_cell(repo_url: str, version: str | None = None) -> str:
+    """The exact first code cell of every notebook, installing tag ``v{version}`` of ``repo_url``."""
+    return COLAB_SETUP_CELL.format(url=repo_url, version=version or cnnlib_version())
 
 
 # ---------------------------------------------------------------------------- the repository URL
@@ -215,16 +246,17 @@ def sync_notebook(path: Path, root: Path, url: str, report: Report) -> None:
         )
     else:
         first = code_cells[0]
-        expected = colab_setup_cell(url)
+        expected = colab_setup_cell(url, cnnlib_version(root))
         if _source(first) != expected:
             report.stale.append(f"{where}: the Colab setup cell differs from the book's standard cell")
             _set_source(first, expected)
             changed = True
         tags = first.setdefault("metadata", {}).setdefault("tags", [])
-        if IGNORE_OUTPUT_TAG not in tags:
-            report.stale.append(f"{where}: the Colab setup cell lacks the {IGNORE_OUTPUT_TAG!r} tag")
-            tags.append(IGNORE_OUTPUT_TAG)
-            changed = True
+        for tag in SETUP_TAGS:
+            if tag not in tags:
+                report.stale.append(f"{where}: the Colab setup cell lacks the {tag!r} tag")
+                tags.append(tag)
+                changed = True
     if changed:
         # nbformat's own layout: sorted keys, one-space indent, trailing newline.
         report.new_text[path] = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
@@ -343,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if args.print_cell:
-        print(colab_setup_cell(repository_url(root)))
+        print(colab_setup_cell(repository_url(root), cnnlib_version(root)))
         return 0
 
     report = sync(root)

@@ -28,6 +28,7 @@ than ``--max-seconds`` (default 30 s; the executed notebook is still written).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -83,7 +84,11 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
       ``application/vnd.jupyter.widget-view+json`` reference only together with a
       ``text/plain`` fallback (one is added when missing);
     * code cells that were not executed (empty source) lose stale outputs and counts;
-    * the kernelspec is the standard ``python3`` one (what Colab and Binder expect).
+    * the kernelspec is the standard ``python3`` one (what Colab and Binder expect);
+    * what differs between two runs of the same code is made the same: consecutive ``stdout``
+      (or ``stderr``) chunks are merged into one output (how the kernel split the stream depends
+      on timing), and a widget's random ``model_id`` becomes one derived from the cell's id and
+      the output's position (the saved widget state is gone, so the id refers to nothing).
     """
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = nbformat.from_dict(dict(KERNELSPEC_METADATA))
@@ -104,7 +109,17 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                     data["text/plain"] = WIDGET_FALLBACK_TEXT
                 if not data:
                     continue
+            previous = kept[-1] if kept else {}
+            if out.get("output_type") == previous.get("output_type") == "stream" and previous.get("name") == out.get(
+                "name"
+            ):
+                previous["text"] = "".join(previous.get("text", "")) + "".join(out.get("text", ""))
+                continue
             kept.append(out)
+        for k, out in enumerate(kept):
+            view = out.get("data", {}).get(WIDGET_MIME)
+            if isinstance(view, dict) and "model_id" in view:
+                view["model_id"] = hashlib.sha1(f"{cell.get('id', '')}:{k}".encode()).hexdigest()[:32]
         cell.outputs = kept
     return nb
 

@@ -154,7 +154,10 @@ def stage(root: Path = ROOT, stage_dir: Path | None = None) -> Path:
         nb = json.loads(path.read_text(encoding="utf-8"))
         target = stage_dir / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(prepare_notebook(nb, path.relative_to(root).as_posix()), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(prepare_notebook(nb, path.relative_to(root).as_posix()), indent=1, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
 
     copy_mathjax(stage_dir / MATHJAX_DIR / "mathjax")
     return stage_dir

@@ -354,5 +354,6 @@ def test_an_explorer_that_is_not_displayed_needs_no_picture():
 
 def test_setup_cell_uses_repository_url():
     text = setup_cell_text("https://example.org/some/book")
-    assert '"git+https://example.org/some/book"' in text
+    version = BOOK.cnnlib_version(ROOT)
+    assert f'"git+https://example.org/some/book@v{version}"' in text
     assert '"google.colab" in sys.modules' in text and "--no-deps" in text

@@ -130,9 +130,17 @@ def test_dependencies_are_lower_bounds_that_colab_satisfies():
     all_specs = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         all_specs += extra
+    # The one cap: the website is built with Jupyter Book 1.x; Jupyter Book 2 is another program (mystmd)
+    # that fetches its site theme at build time, so it cannot build the site from the repository alone.
+    capped = {"jupyter-book": "<2"}
     for spec in all_specs:
         req = Requirement(spec)
-        assert {s.operator for s in req.specifier} <= {">="}, f"{spec}: use a lower bound, not a pin or a cap"
+        allowed = {">="} | ({"<"} if normalise(req.name) in capped else set())
+        assert {s.operator for s in req.specifier} <= allowed, f"{spec}: use a lower bound, not a pin or a cap"
+        if normalise(req.name) in capped:
+            assert capped[normalise(req.name)] in str(req.specifier) and req.name in " ".join(
+                project["optional-dependencies"]["site"]
+            )
     runtime = {normalise(Requirement(s).name): Requirement(s) for s in project["dependencies"]}
     assert set(runtime) == {"numpy", "matplotlib", "ipywidgets"}
     # Google Colab ships ipywidgets 7.7.1; the notebooks install cnnlib there with --no-deps.
@@ -199,6 +207,7 @@ def test_readme_puts_the_two_commands_first():
 
 
 NOTEBOOK_CELL_URL_STALE = "https://github.com/someone-else/old-name"
+MINI_VERSION = "1.2.3"
 
 
 def _write_notebook(path: Path, cells: list[dict]) -> None:
@@ -228,7 +237,9 @@ def mini_repo(tmp_path: Path) -> Path:
     tool = load_tool("book")
     url = "https://github.com/new-owner/new-book"
     (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{url}"\n')
-    stale_cell = tool.colab_setup_cell(NOTEBOOK_CELL_URL_STALE)
+    (tmp_path / "cnnlib").mkdir()
+    (tmp_path / "cnnlib" / "__init__.py").write_text(f'__version__ = "{MINI_VERSION}"\n')
+    stale_cell = tool.colab_setup_cell(NOTEBOOK_CELL_URL_STALE, MINI_VERSION)
     _write_notebook(
         tmp_path / "notebooks" / "00_start_here.ipynb",
         [
@@ -242,7 +253,10 @@ def mini_repo(tmp_path: Path) -> Path:
     )
     _write_notebook(
         tmp_path / "notebooks" / "03_convolution_backward.ipynb",
-        [_markdown("# Chapter 3: Convolution backward"), _code(tool.colab_setup_cell(url))],  # tag missing
+        [
+            _markdown("# Chapter 3: Convolution backward"),
+            _code(tool.colab_setup_cell(url, MINI_VERSION)),
+        ],  # tag missing
     )
     (tmp_path / "README.md").write_text(
         "# Book\n<!-- badges:begin -->\n<!-- badges:end -->\n"
@@ -285,8 +299,10 @@ def test_sync_tool_rewrites_everything_from_pyproject(mini_repo: Path):
     for path in mini_repo.rglob("*.ipynb"):
         nb = json.loads(path.read_text(encoding="utf-8"))
         first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
-        assert "".join(first_code["source"]) == tool.colab_setup_cell("https://github.com/new-owner/new-book")
-        assert "nbval-ignore-output" in first_code["metadata"]["tags"]
+        assert "".join(first_code["source"]) == tool.colab_setup_cell(
+            "https://github.com/new-owner/new-book", MINI_VERSION
+        )
+        assert {"nbval-ignore-output", "remove-cell"} <= set(first_code["metadata"]["tags"])
 
 
 def test_sync_tool_reports_what_it_cannot_fix(mini_repo: Path):
@@ -353,4 +369,83 @@ def test_make_test_runs_the_unit_tests_then_every_notebook(tmp_path: Path):
     lines = [line for line in make_dry_run(tmp_path, "test").splitlines() if "-m pytest" in line]
     assert len(lines) == 2
     assert "--nbval" not in lines[0]
-    assert "--nbval-lax" in lines[1] and lines[1].rstrip().endswith("notebooks/")
+    assert "--nbval-lax" in lines[1] and re.search(r"\snotebooks/\s*;", lines[1])
+
+
+# --------------------------------------------------------------------------- the setup cell's behaviour
+def _run_setup_cell(tmp_path: Path, cell: str, colab: bool) -> subprocess.CompletedProcess:
+    """Run ``cell`` in a fresh interpreter with this checkout's cnnlib (and, if ``colab``, a fake google.colab)."""
+    script = tmp_path / "cell.py"
+    fake = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')\n" if colab else ""
+    script.write_text(fake + cell + "\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_setup_cell_is_silent_when_cnnlib_is_recent_enough(tmp_path: Path):
+    book = load_tool("book")
+    cell = book.colab_setup_cell(book.repository_url(ROOT), book.cnnlib_version(ROOT))
+    result = _run_setup_cell(tmp_path, cell, False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_setup_cell_says_when_cnnlib_is_too_old(tmp_path: Path):
+    book = load_tool("book")
+    result = _run_setup_cell(tmp_path, book.colab_setup_cell(book.repository_url(ROOT), "999.0.0"), False)
+    assert result.returncode != 0
+    assert "needs cnnlib 999.0.0 or newer" in result.stderr and book.cnnlib_version(ROOT) in result.stderr
+
+
+def test_setup_cell_shows_pips_error_when_the_install_fails(tmp_path: Path):
+    """On Colab, a failed install shows pip's own message and a plain explanation (the URL here cannot exist)."""
+    book = load_tool("book")
+    cell = book.colab_setup_cell(book.repository_url(ROOT), book.cnnlib_version(ROOT))
+    cell = cell.replace(f"git+{book.repository_url(ROOT)}", f"git+file://{tmp_path}/no-such-repository")
+    result = _run_setup_cell(tmp_path, cell, True)
+    assert result.returncode != 0
+    assert "no-such-repository" in result.stderr  # pip's own words, not swallowed by --quiet
+    assert "pip could not install cnnlib" in result.stderr
+
+
+def test_setup_cell_pins_the_version_in_cnnlib(tmp_path: Path):
+    book = load_tool("book")
+    version = book.cnnlib_version(ROOT)
+    text = book.colab_setup_cell("https://github.com/o/r", version)
+    assert f'"git+https://github.com/o/r@v{version}"' in text and f'CNNLIB_VERSION = "{version}"' in text
+    assert "--quiet" not in text
+
+
+def test_ci_runs_lint_site_and_course_checks():
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for target in ("make lint", "make site-check", "make course-check"):
+        assert re.search(rf'run_step "{target}" {target}\b', text), target
+
+
+def _fake_pytest(tmp_path: Path, status: int) -> Path:
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!/bin/sh\nexit {status}\n")
+    fake.chmod(0o755)
+    return fake
+
+
+@pytest.mark.parametrize("target", ["unit", "nbval"])
+def test_pytest_args_that_select_nothing_are_not_an_error(tmp_path: Path, target: str):
+    """`make test PYTEST_ARGS="-k one_unit_test"`: the step with nothing selected (pytest's exit 5) passes."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00_x.ipynb").write_text("{}")
+    fake = _fake_pytest(tmp_path, 5)
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+
+    def make(*args: str) -> subprocess.CompletedProcess:
+        cmd = ["make", "-f", str(ROOT / "Makefile"), "STAMP=", f"PY={fake}", *args, target]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+
+    selected = make("PYTEST_ARGS=-k nothing_matches")
+    assert selected.returncode == 0, selected.stderr
+    assert "selects nothing here" in selected.stdout
+    assert make("PYTEST_ARGS=").returncode != 0  # with no selection, collecting nothing is still an error
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    assert make("PYTEST_ARGS=-k x").returncode != 0  # and a real failure is never passed over

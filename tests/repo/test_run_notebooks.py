@@ -49,6 +49,33 @@ def test_clean_notebook_strips_widget_state_and_adds_fallbacks():
     nbformat.validate(nb)
 
 
+def test_clean_notebook_makes_two_runs_of_the_same_code_identical():
+    """Stream chunking and widget model ids vary from run to run; after cleaning they do not."""
+    nbf = nbformat.v4
+
+    def run(chunks: list[str], model_id: str):
+        nb = nbf.new_notebook()
+        nb.cells = [nbf.new_code_cell("print(...); explorer", execution_count=1)]
+        nb.cells[0].id = "explorer-cell"  # a committed notebook's cell ids stay the same from run to run
+        nb.cells[0].outputs = [nbf.new_output("stream", name="stdout", text=t) for t in chunks]
+        nb.cells[0].outputs.append(nbf.new_output("stream", name="stderr", text="warning\n"))
+        nb.cells[0].outputs.append(nbf.new_output("stream", name="stdout", text="after\n"))
+        ref = {"model_id": model_id, "version_major": 2, "version_minor": 0}
+        nb.cells[0].outputs.append(nbf.new_output("display_data", data={WIDGET: ref, "text/plain": "x"}))
+        return run_notebooks.clean_notebook(nb)
+
+    first, second = run(["a\n", "b\n", "c\n"], "f00d" * 8), run(["a\nb", "\nc\n"], "beef" * 8)
+    assert first == second
+    outputs = first.cells[0].outputs
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in outputs[:3]] == [
+        ("stream", "stdout", "a\nb\nc\n"),
+        ("stream", "stderr", "warning\n"),
+        ("stream", "stdout", "after\n"),  # not merged across the stderr output: the order is kept
+    ]
+    assert len(outputs[3].data[WIDGET]["model_id"]) == 32
+    nbformat.validate(first)
+
+
 def test_error_outputs_are_listed():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("1/0", execution_count=1)]
