@@ -62,12 +62,10 @@ TESTS_FOR = {
     "cnnlib/blocks.py": ["test_blocks.py"],
     "cnnlib/init.py": ["test_blocks.py"],
     "cnnlib/optim.py": ["test_blocks.py"],
-
     "cnnlib/transposed.py": ["test_transposed.py", "test_torch_parity_upsampling.py"],
     "cnnlib/upsample.py": ["test_upsample.py", "test_torch_parity_upsampling.py"],
     "cnnlib/global_pool.py": ["test_global_pool.py"],
     "cnnlib/grouped.py": ["test_grouped.py", "test_torch_parity_upsampling.py"],
-
     "cnnlib/autograd.py": ["test_autograd.py"],
 }
 # What the temporary copy needs: the package, the tests and the pytest configuration.

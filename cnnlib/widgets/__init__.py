@@ -8,7 +8,7 @@ Each explorer is one call that returns a displayable ipywidgets widget (a ``VBox
     ex.static_figure()      # a plain matplotlib Figure of the current state (GitHub, nbviewer)
     ex.state["Z"]           # the arrays behind every picture
 
-The nine explorers:
+The eleven explorers:
 
 * :func:`conv_forward_explorer`   — notebook 02: the window slides over X and fills Z;
 * :func:`conv_backward_explorer`  — notebooks 03 and 05: dW, db and dX from an upstream δ, with routes;
@@ -22,10 +22,8 @@ The nine explorers:
 * :func:`im2col_explorer`         — notebook 10: which cells of the padded input make up column q of im2col(X);
 * :func:`depth_explorer`          — notebook 11: per-layer activation and gradient sizes in a deep conv stack
   (depth, initial gain, activation, batch norm, residual connections).
-
 * :func:`conv_transpose_explorer` — notebook 12: a small input stamps the kernel onto a large output
   (stride, padding, output_padding, dilation), and how many stamps reach each output cell.
-
 * :func:`graph_explorer`          — notebook 13: a small expression's computation graph, its backward pass
   node by node in reverse topological order, and what ``δ = share`` instead of ``δ += share`` loses.
 
@@ -87,8 +85,6 @@ __all__ = [
     "digits_explorer",
     "im2col_explorer",
     "depth_explorer",
-
     "conv_transpose_explorer",
-
     "graph_explorer",
 ]

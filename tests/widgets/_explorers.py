@@ -42,9 +42,7 @@ def _all_explorers():
         "digits": digits_explorer,
         "im2col": W.im2col_explorer,
         "depth": W.depth_explorer,
-
         "conv_transpose": W.conv_transpose_explorer,
-
         "graph": W.graph_explorer,
     }
 
@@ -61,8 +59,6 @@ MOVING_CONTROL = {
     "digits": "digit",
     "im2col": "column",
     "depth": "depth",
-
     "conv_transpose": "row",
-
     "graph": "step",
 }

@@ -290,6 +290,7 @@ def check_depth(ex):
     np.testing.assert_array_equal(ex.frame_arrays["rms_dA"], s["rms_dA"])
     assert len(s["rms_A"]) == len(s["rms_dA"]) == s["depth"] + 1
 
+
 def check_conv_transpose(ex):
     s = ex.state
     np.testing.assert_array_equal(ex.frame_arrays["X"], s["X"])
@@ -303,6 +304,7 @@ def check_conv_transpose(ex):
         s["X"][None, None], s["W"][None, None], np.zeros(1), **kw, dilation=s["dilation"]
     )
     np.testing.assert_array_equal(ex.frame_arrays["Y"], Y[0, 0])
+
 
 def check_graph(ex):
     """The graph explorer's gradients against the derivatives of its three expressions, written out by hand."""
@@ -336,9 +338,7 @@ CHECKS = {
     "digits": check_digits,
     "im2col": check_im2col,
     "depth": check_depth,
-
     "conv_transpose": check_conv_transpose,
-
     "graph": check_graph,
 }
 
