@@ -165,6 +165,10 @@ def test_residual_checks_its_parts_and_shapes():
         bad.forward(np.ones((1, 1, 4, 4)))
     with pytest.raises(ValueError, match="^Residual.output_shape: the block gives"):
         bad.output_shape((1, 1, 4, 4))
+    bad.shortcut.db[...] = 1.0
+    bad.zero_grad()  # reaches the shortcut's gradients too
+    assert set(bad.gradients()) == {"block.W", "block.b", "shortcut.W", "shortcut.b"}
+    assert not any(g.any() for g in bad.gradients().values())
     with pytest.raises(RuntimeError, match="^Residual.backward: no forward pass"):
         Residual(ReLU()).backward(np.ones((1, 1, 2, 2)))
     assert repr(Residual(Sequential(ReLU(), Tanh()))) == "Residual(2 layers)"
