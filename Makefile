@@ -150,7 +150,7 @@ bench-readme: $(STAMP)
 
 notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)
-	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
+	$(TEST_ENV) $(PY) tools/run_notebooks.py $(NOTEBOOKS)
 endif
 	$(PY) tools/book.py
 

@@ -47,6 +47,7 @@ WIDGET_FALLBACK_TEXT = (
     "Interactive explorer: run the notebook (JupyterLab, Binder or Colab) to use it; "
     "the figure below shows its default state."
 )
+SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 KERNELSPEC_METADATA = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -199,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cell-timeout", type=int, default=120, help="per-cell timeout in seconds (default 120)")
     args = ap.parse_args(argv)
 
+    # One BLAS thread in the kernels, as under `make test`: a multi-threaded BLAS sums in an order that
+    # depends on the machine, and the last digits of the printed errors would change from run to run.
+    for var in SINGLE_THREAD_ENV:
+        os.environ.setdefault(var, "1")
     notebooks = collect(args.paths)
     if not notebooks:
         print("run_notebooks: no notebooks found")
