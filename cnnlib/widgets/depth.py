@@ -223,18 +223,18 @@ class DepthExplorer(Explorer):
         self._bars(frame, self._pa, rms_A, _BAR_A)
         self._bars(frame, self._pg, rms_dA, _BAR_G)
         setup = (
-            f"{depth} layers, gain {readout_number(gain, 3)}, {act}"
+            f"{depth} layers, gain {readout_number(gain)}, {act}"
             + (", batch norm" if bn else "")
             + (", residual" if res else "")
         )
         self._pa.subtitle(frame, setup)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = rms_dA[0] / rms_dA[-1]
-        self._pg.subtitle(frame, f"input / output gradient: {readout_number(ratio, 3)}")
+        self._pg.subtitle(frame, f"input / output gradient: {readout_number(ratio)}")
         self._readout = (
-            f"RMS of A: input {readout_number(rms_A[0], 3)}, last layer {readout_number(rms_A[-1], 3)}; "
-            f"RMS of ∂L/∂A: at the last layer {readout_number(rms_dA[-1], 3)} (the upstream G), at the input "
-            f"{readout_number(rms_dA[0], 3)} — a factor {readout_number(ratio, 3)} over {depth} layers"
+            f"RMS of A: input {readout_number(rms_A[0])}, last layer {readout_number(rms_A[-1])}; "
+            f"RMS of ∂L/∂A: at the last layer {readout_number(rms_dA[-1])} (the upstream G), at the input "
+            f"{readout_number(rms_dA[0])} — a factor {readout_number(ratio)} over {depth} layers"
         )
 
 

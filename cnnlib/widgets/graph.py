@@ -303,7 +303,7 @@ class GraphExplorer(Explorer):
                 px, py = where[name]
                 x0, y0, x1, y1 = cx - 4, cy + 2 * _CS / 3, px + 2 * _CS + 2, py + 2 * _CS / 3
                 frame.arrow(x0, y0, x1, y1, ROUTE)
-                text = sign + " + ".join(factor(readout_number(v, 3)) for v in values_sent)
+                text = sign + " + ".join(factor(readout_number(v)) for v in values_sent)
                 frame.text(text, px + 3 * _CS / 2, py + _CS + 9, 8, ROUTE)  # under the δ cell it goes to
                 frame.box(px + _CS - 1, py - 1, _CS + 1, _CS + 1, ROUTE, 3)
         self._readout = html.escape(txt)
