@@ -44,7 +44,7 @@ NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpo
 START_NOTEBOOK := $(wildcard notebooks/00_start_here.ipynb)
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test unit nbval coverage mutation lint format bench bench-readme notebooks sync test-widgets7 \
+.PHONY: envs help lab test unit nbval coverage mutation lint format bench bench-readme notebooks sync test-widgets7 \
 	site site-check course course-check clean
 
 help:
@@ -160,6 +160,10 @@ sync: $(STAMP)
 # ---------------------------------------------------------------------------- website
 # Only the `site` extra's packages (Jupyter Book, MathJax's files), read from pyproject.toml:
 # building the site imports nothing from cnnlib.
+# The side environments (widgets 7.7, website, instructor edition) on their own, so CI can build them
+# while the tests run: `make envs`.
+envs: $(STAMP7) $(STAMP_SITE) $(STAMP_COURSE)
+
 $(STAMP_SITE): pyproject.toml
 	$(call make-venv,$(VENV_SITE))
 	$(PY_SITE) -m pip install --quiet --upgrade pip
