@@ -7,8 +7,8 @@ function takes arguments that conv.py has already validated: stride, padding and
 as (h, w) pairs, in that order.
 
 * **Blocks.** The column matrices are built a few images at a time in one reused buffer
-  (``block_size``), sized by ``BLOCK_BYTES`` to stay in a core's L2 cache while the matrix
-  products read it; the columns of the whole batch are never built.
+  (``block_size``), at most ``BLOCK_BYTES`` (2 MiB) per block: one fixed bound that keeps the
+  buffer small, not fitted to any processor's cache; the columns of the whole batch are never built.
 * **Any stride.** im2col straight from the unpadded input into a buffer whose padding
   cells are zeroed once and never written (``offset_plan``, ``fill_columns``), one matrix
   product per image (``forward_general``), and for the input gradient col2im's scatter,
