@@ -49,8 +49,8 @@ __all__ = [
 ]
 
 #: Bytes of column buffer per block of images. One block's columns, (nb, C*KH*KW, H_out*W_out),
-#: are kept near the size of a core's L2 cache, so that they are still cached when the matrix
-#: products read them: smaller blocks mean more (smaller) products, larger ones spill to memory.
+#: stay within this fixed bound (2 MiB), so the buffer stays small whatever the batch: smaller
+#: blocks mean more (smaller) matrix products, larger ones a larger buffer (chapter 10, §10.8).
 #: Read on every call, so a benchmark or test may set ``cnnlib._conv_fast.BLOCK_BYTES``.
 BLOCK_BYTES = 1 << 21
 
