@@ -50,7 +50,7 @@ __all__ = [
 
 #: Bytes of column buffer per block of images. One block's columns, (nb, C*KH*KW, H_out*W_out),
 #: stay within this fixed bound (2 MiB), so the buffer stays small whatever the batch: smaller
-#: blocks mean more (smaller) matrix products, larger ones a larger buffer (chapter 10, §10.8).
+#: blocks mean more (smaller) matrix products, larger ones a larger buffer (chapter 10).
 #: Read on every call, so a benchmark or test may set ``cnnlib._conv_fast.BLOCK_BYTES``.
 BLOCK_BYTES = 1 << 21
 
