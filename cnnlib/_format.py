@@ -161,6 +161,12 @@ def set_printoptions(precision: int = 4) -> None:
     what rounds to zero) as ``0``, and a true minus sign; entries are right-aligned to one
     width, so the columns of a printed matrix line up. Integer arrays print as NumPy prints
     them. Changes NumPy's global print options (``np.set_printoptions``).
+
+    The entries are formatted by a ``formatter``, which NumPy hands one number at a time and
+    never the ``precision`` of a single call: ``np.array2string(a, precision=6)`` still prints
+    ``precision`` decimals, and ``np.set_printoptions``/``np.printoptions`` drop the formatter.
+    For more decimals call ``set_printoptions(precision=6)`` again, or format the numbers
+    yourself (``f"{v:.6f}"``).
     """
     if isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 12:
         raise ValueError(f"set_printoptions: precision must be an int from 0 to 12, got {precision!r}")

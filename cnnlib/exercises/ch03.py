@@ -25,7 +25,7 @@ def _rng():
 
 
 def _grads(X, W, dZ):
-    """Reference for 2-D arrays: X (H, Wd), W (KH, KW), dZ (Ho, Wo) -> (dX, dW, db)."""
+    """Reference for 2-D arrays: X (H, Wd), W (KH, KW), dZ (H_out, W_out) -> (dX, dW, db)."""
     _, cache = conv2d_forward(X[None, None], W[None, None], np.zeros(1))
     dX, dW, db = conv2d_backward(dZ[None, None], cache)
     return dX[0, 0], dW[0, 0], float(db[0])
@@ -136,8 +136,8 @@ def check_seed001(my_seed001_grads) -> Verdict:
 def check_conv_dW(my_conv_dW) -> Verdict:
     """Exercise 3.3. ``my_conv_dW(X, dZ) -> dW`` for a batch, several channels and filters.
 
-    X (N, C, H, W), dZ (N, F, Ho, Wo) with stride 1 and no padding, so the kernel is
-    KH = H - Ho + 1 by KW = W - Wo + 1; return dW (F, C, KH, KW) =
+    X (N, C, H, W), dZ (N, F, H_out, W_out) with stride 1 and no padding, so the kernel is
+    KH = H - H_out + 1 by KW = W - W_out + 1; return dW (F, C, KH, KW) =
     ``sum_{n,u,v} dZ[n, f, u, v] * X[n, c, u+i, v+j]`` (notebook 03, eq. (2) with the batch).
     """
     rng = _rng()

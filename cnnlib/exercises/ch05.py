@@ -57,16 +57,16 @@ def _fresh(case_args):
 def check_sigmoid_deltas(my_sigmoid_deltas) -> Verdict:
     """Exercise 5.1. ``my_sigmoid_deltas(A, U, dH) -> delta`` (notebook 05, eq. 5.2).
 
-    A sigmoid layer with outputs A (Q,) feeds a dense layer with weights U (M, Q) whose
-    units have deltas dH = ∂E/∂(net input) (M,). Return the deltas of the sigmoid layer's
+    A sigmoid layer with outputs A (Q,) feeds a dense layer with weights U (J, Q) whose
+    J units have deltas dH = ∂E/∂(net input) (J,). Return the deltas of the sigmoid layer's
     net inputs, ``delta_k = (sum_m dH_m U[m, k]) * A_k * (1 - A_k)`` (Q,), unrounded.
     """
     rng = _rng()
     s = SEED000
     specs = [("seed 000: two units, four sigmoids", s["sigmoid"], s["U"], s["dH"])]
-    for label, M, Q in [("three units, five sigmoids", 3, 5), ("one unit, three sigmoids", 1, 3)]:
-        dH = np.round(rng.uniform(-0.5, 0.5, size=M), 3)
-        U = np.round(rng.uniform(-1, 1, size=(M, Q)), 2)
+    for label, J, Q in [("three units, five sigmoids", 3, 5), ("one unit, three sigmoids", 1, 3)]:
+        dH = np.round(rng.uniform(-0.5, 0.5, size=J), 3)
+        U = np.round(rng.uniform(-1, 1, size=(J, Q)), 2)
         A = np.round(rng.uniform(0.05, 0.95, size=Q), 2)
         specs.append((label, A, U, dH))
     cases = []
