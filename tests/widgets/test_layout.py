@@ -229,17 +229,61 @@ def test_explorer_has_the_css_classes_the_browser_test_finds(name):
     assert {"cnnlib-explorer", f"cnnlib-{name.replace('_', '-')}-explorer"} <= set(ex._dom_classes)
 
 
-def test_pipeline_writes_small_gradients_in_units_that_fit_their_cells():
-    from cnnlib.widgets.pipeline import scaled_labels, unit
+def _misread_labels(ex):
+    """Cell labels that are not their cell's value rounded to the label's own digits (a scale factor, a
+    unit, a lost digit), and any "×10" text in the picture."""
+    bad = [s for s, *_ in ex.frame.all_texts() if re.search("×10[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]", s)]
+    for hm in ex.frame.heats:
+        for s, x, y, _ in hm["cells"]:
+            try:
+                shown = float(s.replace("−", "-"))
+            except ValueError:  # a name, not a number (the im2col explorer's cell numbers are integers)
+                continue
+            v = float(hm["data"][y // hm["cs"], x // hm["cs"]])
+            decimals = len(s.split(".")[1]) if "." in s and "e" not in s else 0
+            tol = 0.5 * 10.0**-decimals * (1 + 1e-9) if "e" not in s else 0.05 * abs(v)
+            if not abs(shown - v) <= tol:
+                bad.append((hm["name"], s, v))
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_every_cell_label_is_its_value_rounded_never_scaled(name):
+    ex = EXPLORERS[name]()
+    for _ in _largest(ex):
+        assert not _misread_labels(ex), (name, _misread_labels(ex))
+
+
+def test_pipeline_writes_small_gradients_with_fewer_digits_never_in_units():
+    from cnnlib.widgets._raster import fitted_labels
 
     ex = W.pipeline_explorer()
-    assert ex._width <= SPACE_W and not _label_overflows(ex)
-    assert ex.state["units"]["dX"] == -2 and ex.state["units"]["X"] == 0
+    assert ex._width <= SPACE_W and not _label_overflows(ex) and not _misread_labels(ex)
     texts = [s for s, *_ in ex.frame.all_texts()]
-    assert "−5.40" in texts and unit(-2) == "×10⁻²" and "×10⁻²" in texts  # dX[2, 2] = −0.0540
-    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])  # the values themselves are not scaled
-    labels, e = scaled_labels(np.array([[0.5, -0.25]]), 33)
-    assert e == 0 and labels == [["0.50", "−0.25"]]
+    assert "−.054" in texts  # dX[2, 2] = −0.0540: two significant digits, no leading zero
+    assert ex.state["formats"]["dX"] == (3, False) and ex.state["formats"]["X"] == (1, True)
+    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])
+    # linked panels write one value one way: Z1 and A1, δZ1 and δA1, P1 and F, δP1 and δF
+    for a, b in [("Z1", "A1"), ("dZ1", "dA1"), ("P1", "F"), ("dP1", "dF")]:
+        assert ex.state["formats"][a] == ex.state["formats"][b], (a, b)
+    # labels that fit stay the book's; too wide: fewer decimals first, then no leading zero
+    assert fitted_labels([np.array([[0.5, -0.25]])], 33) == ([[["0.50", "−0.25"]]], (2, True))
+    assert fitted_labels([np.array([[0.794, -0.5]])], 33)[0] == [[["0.79", "−0.50"]]]
+    assert fitted_labels([np.array([[0.0180, -0.054]])], 33)[0] == [[[".018", "−.054"]]]
+    labels, fmt = fitted_labels([np.array([[0.037]]), np.array([[0.205, 0.5]])], [33, 33])
+    assert labels == [[["0.037"]], [["0.205", "0.500"]]] and fmt == (3, True)
+
+
+def test_channels_panels_of_one_kind_share_one_number_format():
+    X = np.zeros((2, 6, 6))
+    X[0] = np.arange(36).reshape(6, 6) / 36
+    W_ = np.full((2, 2, 3, 3), 0.1)
+    dZ = np.array([[[-0.49, 0.321, 0.05, 0.0], [0.1] * 4, [0.0] * 4, [0.2] * 4], np.full((4, 4), 0.0123)])
+    ex = W.channels_explorer(X, W_, dZ)
+    assert not _label_overflows(ex) and not _misread_labels(ex)
+    f = ex.state["formats"]
+    for kind in ("X", "W", "dZ", "dX", "dW"):
+        assert len({v for k, v in f.items() if k.split("[")[0] == kind}) == 1, (kind, f)
 
 
 def test_digits_bars_end_above_the_feature_maps_heading():
