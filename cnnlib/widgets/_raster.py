@@ -145,10 +145,12 @@ def text_origin(font, s, x, y, ha):
 
 
 CELL_MARGIN = 4  # pixels a cell keeps free around its number (2 on each side)
+INDEX_SIZE = 7  # points: the row and column indices beside a grid (9.7 px, above 9 px with room to spare)
 
 
-def cell_size(arrays, least=28, most=64, size=7.5):
-    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points.
+def cell_size(arrays, least=28, most=64, size=7.5, margin=CELL_MARGIN):
+    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points,
+    with ``margin`` pixels free (neighbours' numbers at least that far apart).
 
     Each array is labelled as its panel labels it (:func:`cnnlib._format.cell_labels`,
     one number of decimals per array): a label never runs into its neighbour.
@@ -159,7 +161,7 @@ def cell_size(arrays, least=28, most=64, size=7.5):
         a = np.asarray(a, dtype=np.float64)
         if a.size:
             widest = max(widest, max(font.width(s) for s in np.ravel(np.array(cell_labels(a), dtype=object))))
-    return int(min(max(least, widest + CELL_MARGIN), most))
+    return int(min(max(least, widest + margin), most))
 
 
 def _drop_leading_zero(s):
@@ -350,10 +352,10 @@ class Frame:
             cl = [str(c) for c in range(w)] if col_labels is None else col_labels
             for r, s in enumerate(rl):
                 if s:
-                    self.text(s, x0 - 5, y0 + r * cs + cs / 2, 6.5, GREY, ha="right")
+                    self.text(s, x0 - 5, y0 + r * cs + cs / 2, INDEX_SIZE, GREY, ha="right")
             for c, s in enumerate(cl):
                 if s:
-                    self.text(s, x0 + c * cs + cs / 2, y0 - 8, 6.5, GREY)
+                    self.text(s, x0 + c * cs + cs / 2, y0 - 8, INDEX_SIZE, GREY)
         return Cells(x0, y0, cs, h, w)
 
 

@@ -309,3 +309,16 @@ def test_digits_bars_end_above_the_feature_maps_heading():
         labels_bottom = bars.y + bars.height + 10 + 6  # the class digits under the bars
         assert labels_bottom + 9 < heading, (n_filters, side, labels_bottom, heading)
         assert ex._width <= SPACE_W
+
+
+@pytest.mark.parametrize("chapter", ["08"])
+def test_conv_backward_numbers_keep_9_px_apart(chapter):
+    # −2.0 beside −1.0 reads as two numbers, not "−2.0−1.0"; the grid indices are 7-point text (9.7 px)
+    from cnnlib.widgets._raster import INDEX_SIZE, Font
+
+    ex = _chapter_calls()[chapter]()
+    for hm in ex.frame.heats:
+        font = Font.get(hm["font"], False)
+        assert all(hm["cs"] - font.width(s) >= 9 for s, *_ in hm["cells"]), (chapter, hm["name"], hm["cs"])
+    assert INDEX_SIZE * 100 / 72 >= 9.5
+    assert {size for s, x, y, size, *_ in ex.frame.texts if s in "012345"} == {INDEX_SIZE}
