@@ -234,9 +234,9 @@ class PipelineExplorer(Explorer):
                 out.append((u, v, cells))
         return out
 
-    # panels that show the same values (ReLU passes Z1 > 0 on to A1, its backward passes δA1 back to δZ1,
-    # F is P1 flattened) write them in one number format
-    LINKED = (("Z1", "A1"), ("dZ1", "dA1"), ("P1", "F"), ("dP1", "dF"))
+    # panels that show the same values (ReLU passes Z1 > 0 on to A1, max-pooling A1's winners on to P1,
+    # F is P1 flattened; backward, the same values flow back) write them in one number format
+    LINKED = (("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF"))
 
     def _heat(self, frame, name, data, **kwargs):
         """A heat map whose numbers fit their cells (:func:`fitted_labels`), in the format of its linked panels."""

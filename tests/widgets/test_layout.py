@@ -263,9 +263,18 @@ def test_pipeline_writes_small_gradients_with_fewer_digits_never_in_units():
     assert "−.054" in texts  # dX[2, 2] = −0.0540: two significant digits, no leading zero
     assert ex.state["formats"]["dX"] == (3, False) and ex.state["formats"]["X"] == (1, True)
     np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])
-    # linked panels write one value one way: Z1 and A1, δZ1 and δA1, P1 and F, δP1 and δF
-    for a, b in [("Z1", "A1"), ("dZ1", "dA1"), ("P1", "F"), ("dP1", "dF")]:
-        assert ex.state["formats"][a] == ex.state["formats"][b], (a, b)
+    # linked panels write one value one way: Z1, A1, P1 and F; δZ1, δA1, δP1 and δF
+    for group in [("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF")]:
+        assert len({ex.state["formats"][k] for k in group}) == 1, group
+    # notebook 06's numbers: A1 = 0.794 and P1 = 0.794 read alike (no panel in tenths beside one in units)
+    rng = np.random.default_rng(12)
+    X = rng.uniform(0, 1, size=(6, 6)).round(2)
+    W1 = rng.normal(0, 0.5, size=(3, 3)).round(2)
+    W2 = rng.normal(0, 0.7, size=(4, 1)).round(2)
+    ex = W.pipeline_explorer(X, W1, B1=-0.5, W2=W2.ravel(), B2=0.1, y=1)
+    assert not _label_overflows(ex) and not _misread_labels(ex)
+    for group in [("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF")]:
+        assert len({ex.state["formats"][k] for k in group}) == 1, group
     # labels that fit stay the book's; too wide: fewer decimals first, then no leading zero
     assert fitted_labels([np.array([[0.5, -0.25]])], 33) == ([[["0.50", "−0.25"]]], (2, True))
     assert fitted_labels([np.array([[0.794, -0.5]])], 33)[0] == [[["0.79", "−0.50"]]]
