@@ -331,3 +331,14 @@ def test_conv_backward_numbers_keep_9_px_apart(chapter):
         assert all(hm["cs"] - font.width(s) >= 9 for s, *_ in hm["cells"]), (chapter, hm["name"], hm["cs"])
     assert INDEX_SIZE * 100 / 72 >= 9.5
     assert {size for s, x, y, size, *_ in ex.frame.texts if s in "012345"} == {INDEX_SIZE}
+
+
+def test_integer_valued_arrays_print_without_decimals():
+    # notebook 03's integers: every panel writes 2, not 2.0 (as the figures do: cnnlib._format.auto_decimals)
+    ex = _chapter_calls()["03"]()
+    labels = [s for hm in ex.frame.heats for s, *_ in hm["cells"]]
+    assert labels and not [s for s in labels if "." in s]
+    ex = _chapter_calls()["08"]()  # δZ holds 1.5: that array (and dX, dW) keep one decimal, X and W none
+    by_name = {hm["name"]: [s for s, *_ in hm["cells"]] for hm in ex.frame.heats}
+    assert not [s for s in by_name["X"] + by_name["W"] if "." in s]
+    assert "2.0" in by_name["dZ"] and "1.5" in by_name["dZ"]
