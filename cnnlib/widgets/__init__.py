@@ -39,8 +39,11 @@ notebook 02, before dilation is taught.
 
 Numbers are written in the book's one format (``cnnlib._format``): an edit box, a panel
 and the read-out write an entry alike, with one number of decimals per array; a cell is
-as wide as its widest number, or the panel's numbers are written in units of 10^e,
-said after its title ("×10⁻²"), and the read-out quotes their values. Each explorer fits
+as wide as its widest number, or, where the picture has no room for wider cells, the
+panel writes its numbers with fewer digits — down to two significant digits of its
+largest, then without the leading zero (−0.0180 as −.018) — never in units of 10ⁿ.
+Panels that show one quantity (Z1 and A1, δZ1 and δA1, the four dW[f, c]) share one
+format, and the read-out quotes the values in full. Each explorer fits
 a 1400×1000 JupyterLab window with the side panel open (a 960-pixel output area) at its
 own size, so the browser never scales a picture, or its text, down.
 

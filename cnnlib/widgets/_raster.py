@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch
 
-from .._format import MINUS, cell_labels
+from .._format import MINUS, auto_decimals, cell_labels, format_number
 from ..viz import _style
 from ..viz._style import INK, ROUTE_COLORS, relative_luminance
 
@@ -145,10 +145,12 @@ def text_origin(font, s, x, y, ha):
 
 
 CELL_MARGIN = 4  # pixels a cell keeps free around its number (2 on each side)
+INDEX_SIZE = 7  # points: the row and column indices beside a grid (9.7 px, above 9 px with room to spare)
 
 
-def cell_size(arrays, least=28, most=64, size=7.5):
-    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points.
+def cell_size(arrays, least=28, most=64, size=7.5, margin=CELL_MARGIN):
+    """The cell side (pixels) at which every number of ``arrays`` fits its cell at ``size`` points,
+    with ``margin`` pixels free (neighbours' numbers at least that far apart).
 
     Each array is labelled as its panel labels it (:func:`cnnlib._format.cell_labels`,
     one number of decimals per array): a label never runs into its neighbour.
@@ -159,30 +161,62 @@ def cell_size(arrays, least=28, most=64, size=7.5):
         a = np.asarray(a, dtype=np.float64)
         if a.size:
             widest = max(widest, max(font.width(s) for s in np.ravel(np.array(cell_labels(a), dtype=object))))
-    return int(min(max(least, widest + CELL_MARGIN), most))
+    return int(min(max(least, widest + margin), most))
 
 
-_SUPERSCRIPT = str.maketrans("0123456789" + MINUS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+def _drop_leading_zero(s):
+    """``0.054`` -> ``.054``, ``−0.79`` -> ``−.79``; other labels unchanged."""
+    if s.startswith("0."):
+        return s[1:]
+    if s.startswith(MINUS + "0."):
+        return MINUS + s[2:]
+    return s
 
 
-def scaled_labels(data, cs, size=7.5):
-    """(labels, e): the cell labels of ``data``, written in units of 10^e when the plain ones are wider
-    than a cell of ``cs`` pixels (e = 0 when they fit): −0.0180 in a 33-pixel cell is −1.80 with ×10⁻².
+def fitted_labels(arrays, sizes, size=7.5):
+    """(labels, fmt): the labels of each of ``arrays``, in one number format shared by all of them, that fit
+    cells of ``sizes`` pixels (one cell side per array).
 
-    The numbers keep the book's format and their three significant digits; the panel says the unit.
+    The book's labels (:func:`cnnlib._format.cell_labels` of all the arrays together) when they fit;
+    else the same numbers with fewer decimals, down to two significant digits of the largest entry
+    (−0.794 as −0.79); else also without the leading zero (−0.0180 as −.018). Never a unit or a
+    scale factor: a label is the value itself, rounded. ``fmt`` is ``(decimals, leading_zero)``.
+    Linked arrays (Z1 and A1; δZ1 and δA1; the four dW[f, c]) are passed together, so that one
+    value is written the same way in every panel that shows it.
     """
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    sizes = [sizes] * len(arrays) if np.ndim(sizes) == 0 else list(sizes)
     font = Font.get(size, False)
-    labels = cell_labels(data)
-    if max(font.width(t) for row in labels for t in row) <= cs - CELL_MARGIN:
-        return labels, 0
-    finite = np.abs(data[np.isfinite(data) & (data != 0)])
-    e = int(math.floor(math.log10(float(finite.max())))) if finite.size else 0
-    return (cell_labels(data / 10.0**e), e) if e else (labels, 0)
+    flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+    d0 = auto_decimals(flat)
+    finite = np.abs(flat[np.isfinite(flat) & (flat != 0)])
 
+    def labels_with(d, lead):
+        out = []
+        for a in arrays:
+            labs = [format_number(v, d) for v in a.ravel().tolist()]
+            if not lead:
+                labs = [_drop_leading_zero(t) for t in labs]
+            out.append(np.array(labs, dtype=object).reshape(a.shape).tolist())
+        return out
 
-def unit(e):
-    """The unit of a scaled panel: ×10⁻² for ``e = −2`` (empty for 0)."""
-    return f"×10{str(e).replace('-', MINUS).translate(_SUPERSCRIPT)}" if e else ""
+    def fits(labels):
+        return all(
+            font.width(t) <= cs - CELL_MARGIN
+            for labs, cs in zip(labels, sizes)
+            for t in np.ravel(np.array(labs, dtype=object))
+        )
+
+    if d0 is None or not finite.size:
+        return [cell_labels(a) for a in arrays], (d0, True)
+    two = min(d0, max(0, 1 - int(math.floor(math.log10(float(finite.max()))))))  # two significant digits
+    tries = [(d, True) for d in range(d0, two - 1, -1)] + [(d, False) for d in range(d0, two - 1, -1)]
+    tries += [(d, False) for d in range(two - 1, -1, -1)]
+    for d, lead in tries:
+        labels = labels_with(d, lead)
+        if fits(labels):
+            return labels, (d, lead)
+    return labels, (d, lead)
 
 
 # --------------------------------------------------------------------------- frames
@@ -300,17 +334,28 @@ class Frame:
                 else:
                     color = "#ffffff" if white[r, c] else INK
                 cells.append((s, c * cs + cs // 2, r * cs + cs // 2, color))
-        self.heats.append({"x": x0, "y": y0, "cs": cs, "rgb": rgb, "font": panel.font, "cells": tuple(cells)})
+        self.heats.append(
+            {
+                "name": name,
+                "x": x0,
+                "y": y0,
+                "cs": cs,
+                "rgb": rgb,
+                "font": panel.font,
+                "cells": tuple(cells),
+                "data": data,
+            }
+        )
         self.arrays[name] = data.copy()
         if index:
             rl = ([str(r) for r in range(h)] if panel.row_index else []) if row_labels is None else row_labels
             cl = [str(c) for c in range(w)] if col_labels is None else col_labels
             for r, s in enumerate(rl):
                 if s:
-                    self.text(s, x0 - 5, y0 + r * cs + cs / 2, 6.5, GREY, ha="right")
+                    self.text(s, x0 - 5, y0 + r * cs + cs / 2, INDEX_SIZE, GREY, ha="right")
             for c, s in enumerate(cl):
                 if s:
-                    self.text(s, x0 + c * cs + cs / 2, y0 - 8, 6.5, GREY)
+                    self.text(s, x0 + c * cs + cs / 2, y0 - 8, INDEX_SIZE, GREY)
         return Cells(x0, y0, cs, h, w)
 
 

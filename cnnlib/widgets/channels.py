@@ -21,7 +21,7 @@ from ._controls import (
     widgets,
 )
 from ._explorer import Explorer, pair_colors, route_markup
-from ._raster import GREY, HI, ROUTE, Font, Panel, scaled_labels, unit
+from ._raster import GREY, HI, ROUTE, Font, Panel, fitted_labels
 
 __all__ = ["channels_explorer"]
 
@@ -227,12 +227,14 @@ class ChannelsExplorer(Explorer):
     # -- the picture
 
     def _heat(self, frame, panel, name, data, **kwargs):
-        """A heat map whose numbers fit their cells: in units of 10^e (said after the title) when needed."""
-        labels, e = scaled_labels(data, panel.cs)
-        self.state.setdefault("units", {})[name] = e
-        if e and not name.startswith("dX"):  # dX[c]'s subtitle also names the explained entry
-            panel.subtitle(frame, unit(e))
-        return frame.heat(panel, name, data, labels=labels, **kwargs)
+        """A heat map whose numbers fit their cells (:func:`fitted_labels`), in one number format with the
+        other panels of its kind (every X[c], every W[f, c], every δZ[f], every dX[c], every dW[f, c]): the
+        reader compares dW[0, 0] with dW[1, 0] digit by digit."""
+        kind = name.split("[")[0]
+        group = [k for k in self._shown if k.split("[")[0] == kind]
+        labels, fmt = fitted_labels([self._shown[k][0] for k in group], [self._shown[k][1] for k in group])
+        self.state.setdefault("formats", {})[name] = fmt
+        return frame.heat(panel, name, data, labels=labels[group.index(name)], **kwargs)
 
     def _compute(self, frame):
         X, W = self._X.copy(), self._W.copy()
@@ -277,6 +279,12 @@ class ChannelsExplorer(Explorer):
                 routes_w.append(((g, c), a, e, colors[product]))
                 routes_z.append((g, u, v, colors[product]))
         self.state["route"] = rs
+        self._shown = {f"X[{k}]": (X[k], self._px[k].cs) for k in range(C)}
+        self._shown.update({f"W[{a},{b}]": (W[a, b], p.cs) for (a, b), p in self._pw.items()})
+        self._shown.update({f"dZ[{g}]": (dZ[g], self._pdz[g].cs) for g in range(F)})
+        self._shown.update({f"dX[{k}]": (dX[k], self._pdx[k].cs) for k in range(C)})
+        self._shown.update({f"dW[{a},{b}]": (dW[a, b], p.cs) for (a, b), p in self._pdw.items()})
+        self._shown["db"] = (db[None, :], self._pdb.cs)
         xc = [self._heat(frame, self._px[k], f"X[{k}]", X[k], signed=False, dim=xdim[k]) for k in range(C)]
         wc = {
             key: self._heat(frame, p, f"W[{key[0]},{key[1]}]", W[key], signed=True, dim=wdim[key])
@@ -302,11 +310,8 @@ class ChannelsExplorer(Explorer):
             frame.box(*xc[c].rect(i, j), HI, 3)
             frame.box(*dxc[c].rect(i, j), HI, 3)
 
-        for k, p in enumerate(self._pdx):
-            e = self.state["units"][f"dX[{k}]"]
-            entry = f"entry ({i}, {j}): {len(rs.terms)} product(s)" if target == "dX" and k == c else ""
-            if e or entry:
-                p.subtitle(frame, "  ".join(t for t in (unit(e), entry) if t))
+        if target == "dX":
+            self._pdx[c].subtitle(frame, f"entry ({i}, {j}): {len(rs.terms)} product(s)")
         what = (
             f"dW[{f},{c}] only meets input channel {c} and filter {f}'s δ"
             if target == "dW"

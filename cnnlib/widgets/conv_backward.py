@@ -118,6 +118,7 @@ class ConvBackwardExplorer(ConvExplorerBase):
         self._dilated = self._cap_dd is not None
         self._dz.resize(self._shape_dz(stride, padding, dilation))
         self._cs = 0
+        self._spaced = bool(hyper_sliders)  # controls above the picture: room for wider cells
         self._layout(self._needed_cs())
         self.controls_width = self._controls_width(hyper_sliders)
         self._setup(
@@ -182,7 +183,31 @@ class ConvBackwardExplorer(ConvExplorerBase):
         return out
 
     def _needed_cs(self, arrays=None):
-        return cell_size(self._arrays() if arrays is None else arrays, least=28)
+        """The cell side: every number fits; with the controls above the picture (stride, padding, dilation
+        shown), numbers 10 pixels apart as far as the picture stays within 940×550 pixels, so that −2.0 and
+        −1.0 side by side never read as one string."""
+        arrays = self._arrays() if arrays is None else arrays
+        cs = cell_size(arrays, least=28)
+        if getattr(self, "_spaced", False):
+            spaced = cell_size(arrays, least=28, margin=10)
+            cs = next((c for c in range(spaced, cs, -1) if self._width_at(c) <= 940 and self._height_at(c) <= 550), cs)
+        return cs
+
+    def _width_at(self, cs):
+        """The picture's width with cells of ``cs`` pixels (the arithmetic of :meth:`_layout`)."""
+        title = Font.get(9, True)
+        right = 34 + (self.Wd + 2 * self._pad_cap) * cs + self._gap
+        right += max(self.KW * cs, title.width("dW = ∂L/∂W") + 8) + self._gap
+        right += max(self._cap_dz[1] * cs, title.width("db = Σ δZ") + 8)
+        if self._cap_dd is not None:
+            note = title.width("dilated δZ") + 6 + Font.get(7.5).width("7×7: 1 zero between entries")
+            right += self._gap + max(self._cap_dd[1] * cs, note)
+        return right + 16
+
+    def _height_at(self, cs):
+        """The picture's height with cells of ``cs`` pixels (the arithmetic of :meth:`_layout`)."""
+        rows1 = max(self.H + 2 * self._pad_cap, self.KH, self._cap_dz[0], self._cap_dd[0] if self._cap_dd else 0)
+        return self._top + rows1 * cs + self._row_gap + max(self.H, self.KH, 1) * cs + 10
 
     def _layout(self, cs):
         """Place the panels for cells of ``cs`` pixels: X̃, W, δZ (and the dilated δZ) on top, dX, dW, db below."""

@@ -33,7 +33,7 @@ class DigitsExplorer(Explorer):
     L = −log ŷ[k] is differentiated: "true", "pred" or a digit). The picture shows the
     digit, the saliency dL/dX (eq. 9.4, from the network's own backward pass), the bars
     of ŷ (predicted: filled orange, true: green outline) and the feature maps.
-    ``.state`` holds x, A, yhat, dX, k, L, n, true, pred.
+    ``.state`` holds X (also as x), A, yhat, dX, k, L, n, true, pred.
     """
 
     _fn = "digits_explorer"
@@ -98,7 +98,7 @@ class DigitsExplorer(Explorer):
         H, Wd = X.shape[2:]
         self.F = self.net[0].parameters()["W"].shape[0]
         cs, top = max(8, min(24, 192 // max(H, Wd))), 52  # the digit and its saliency: at most 192 pixels a side
-        self._px = Panel("x", H, Wd, cs=cs).place(30, top)
+        self._px = Panel("X", H, Wd, cs=cs).place(30, top)
         self._pg = Panel("dL/dX", H, Wd, cs=cs).place(self._px.x + Wd * cs + 60, top)
         self._bars = Panel("ŷ = softmax(s)", H, self.M, cs=30).place(self._pg.x + Wd * cs + 70, top)
         mcs, mgap = 12, 16
@@ -186,6 +186,7 @@ class DigitsExplorer(Explorer):
         yhat = softmax(s)[0]
         self.state = {
             "x": x[0, 0].copy(),
+            "X": x[0, 0].copy(),  # the input as the picture titles it (the book's X); "x" kept for old code
             "A": A[0].copy(),
             "yhat": yhat,
             "dX": dX[0, 0].copy(),
@@ -201,6 +202,8 @@ class DigitsExplorer(Explorer):
         self._px.subtitle(frame, f"test digit #{n}: a {true}")
         frame.heat(self._pg, "dX", dX[0, 0], signed=True, labels=blank, index=False)
         self._pg.subtitle(frame, f"for k = {k}: L = −log ŷ[{k}] = {readout_number(L)}")
+        g = self._pg
+        frame.text("red > 0, blue < 0, white 0", g.x, g.y + g.height + 12, 7.5, GREY, ha="left")
         a_max = float(A.max())
         for f, p in enumerate(self._pa):  # every map on one scale, 0 to the largest activation
             frame.heat(p, f"A[{f}]", A[0, f], signed=False, vmin=0.0, vmax=a_max, labels=blank, index=False)

@@ -59,7 +59,8 @@ class Im2colExplorer(Explorer):
         padding = check_int(fn, "padding", padding, 0, 1)
         dilation = check_int(fn, "dilation", dilation, 1, 2)
 
-        small, style = widgets.Layout(width="160px"), {"description_width": "72px"}
+        # "padding pad" needs about 97 pixels of label (at 72 it was cut to "padding …")
+        small, style = widgets.Layout(width="190px"), {"description_width": "100px"}
         self._stride = Dropdown(options=[1, 2], value=stride, description="stride S", layout=small, style=style)
         self._padding = Dropdown(options=[0, 1], value=padding, description="padding pad", layout=small, style=style)
         self._dilation = Dropdown(options=[1, 2], value=dilation, description="dilation D", layout=small, style=style)
@@ -182,7 +183,9 @@ class Im2colExplorer(Explorer):
         self._po.subtitle(frame, f"{Ho}×{Ho}")
         self._pc.subtitle(frame, f"{K * K} × {Ho * Ho}")
         frame.text("numbered like the columns", self._po.x, self._bottom, 7.5, GREY, ha="left")
-        frame.text(f"row r = {K}i + j,  column q = u·W_out + v", self._pc.x, self._bottom, 7.5, GREY, ha="left")
+        # the output's width W_out as its number: q = W_out·u + v
+        footer = f"row r = {K}·i + j,  column q = {Ho}·u + v  ({Ho} output columns per row)"
+        frame.text(footer, self._pc.x, self._bottom, 7.5, GREY, ha="left")
         n_pad = int(cols_padding[:, q].sum())
         names = ", ".join(_names(entries[:, None], cols_padding[:, q : q + 1])[r][0] for r in range(K * K))
         self._readout = (

@@ -20,7 +20,7 @@ from ._controls import (
     widgets,
 )
 from ._explorer import Explorer, op_arrow, sized_2d
-from ._raster import GREY, HI, ROUTE, Font, Panel, scaled_labels, unit
+from ._raster import GREY, HI, ROUTE, Font, Panel, fitted_labels
 
 __all__ = ["pipeline_explorer"]
 
@@ -107,7 +107,7 @@ class PipelineExplorer(Explorer):
                 ),
             ]
         )
-        # 21 columns of cells in a row: numbers too wide for a cell are written in units of 10^e
+        # 21 columns of cells in a row: numbers too wide for a cell are written with fewer digits (fitted_labels)
         cs, top, gap = 33, 46, 40
         P = {}
         P["X"] = Panel("X", 6, 6, cs=cs).place(30, top)
@@ -234,24 +234,29 @@ class PipelineExplorer(Explorer):
                 out.append((u, v, cells))
         return out
 
+    # panels that show the same values (ReLU passes Z1 > 0 on to A1, max-pooling A1's winners on to P1,
+    # F is P1 flattened; backward, the same values flow back) write them in one number format
+    LINKED = (("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF"))
+
     def _heat(self, frame, name, data, **kwargs):
-        """A heat map whose numbers fit their cells: in units of 10^e (said after the title) when needed."""
-        panel = self._P[name]
-        labels, e = scaled_labels(data, panel.cs)
-        self.state.setdefault("units", {})[name] = e
-        if e and panel.cols >= 2:
-            panel.subtitle(frame, unit(e))
-        elif e:  # a one-column panel: the unit under it
-            frame.text(unit(e), panel.x + panel.width / 2, panel.y + panel.height + 10, 7, GREY)
-        return frame.heat(panel, name, data, labels=labels, **kwargs)
+        """A heat map whose numbers fit their cells (:func:`fitted_labels`), in the format of its linked panels."""
+        group = next((g for g in self.LINKED if name in g), (name,))
+        shown = {k: self._shown[k] for k in group if k in self._shown}
+        shown[name] = data
+        names = list(shown)
+        labels, fmt = fitted_labels([shown[k] for k in names], [self._P[k].cs for k in names])
+        self.state.setdefault("formats", {})[name] = fmt
+        return frame.heat(self._P[name], name, data, labels=labels[names.index(name)], **kwargs)
 
     def _compute(self, frame):
         X = self._X.copy()
         W1 = self._wgrid.array
         B1, y = float(self._b1.value), int(self._y.value)
         self.state = seed002_network(X, W1, B1, self.W2.copy(), self.B2, y)
-        self.state.update(yhat=self.state["A2"], error=None, units={})
+        self.state.update(yhat=self.state["A2"], error=None, formats={})
         st, P = self.state, self._P
+        self._shown = {k: st[k] for k in ("Z1", "A1", "P1", "dZ1", "dA1", "dP1")}
+        self._shown.update(F=st["F"][:, None], dF=st["dF"][:, None])
         r, c = self._prow.value, self._pcol.value
         xc = self._heat(frame, "X", X, signed=False)
         frame.box(*xc.rect(r, c), HI, 3)
@@ -298,8 +303,7 @@ class PipelineExplorer(Explorer):
         self._heat(frame, "dP1", st["dP1"], signed=True)
         self._heat(frame, "dF", st["dF"][:, None], signed=True)
         self._heat(frame, "dW2", st["dW2"][:, None], signed=True)
-        if not st["units"]["W1"]:
-            P["W1"].subtitle(frame, f"B1 = {cell_label(B1)}")
+        P["W1"].subtitle(frame, f"B1 = {cell_label(B1)}")
         frame.text("faded: 0 where Z1 ≤ 0", P["dZ1"].x, P["dZ1"].y + P["dZ1"].height + 10, 7, GREY, ha="left")
         hx, hy = self._head
         heads = (
@@ -328,8 +332,7 @@ class PipelineExplorer(Explorer):
             f"pixel X[{r}, {c}] = {fx(X[r, c])}: ∂L/∂X[{r}, {c}] = <b>{fdx(st['dX'][r, c])}</b>"
             f" &nbsp;·&nbsp; ŷ = {cell_label(st['A2'])}, L = {cell_label(st['L'])}, δZ2 = ŷ − y = "
             f"{cell_label(st['dZ2'])} &nbsp;·&nbsp; orange: the max-pool winners (the only cells of A1 "
-            f"that receive gradient){tie_text}; faded δZ1: ReLU off (Z1 ≤ 0); ×10ⁿ after a title: "
-            "that panel's numbers are in units of 10ⁿ"
+            f"that receive gradient){tie_text}; faded δZ1: ReLU off (Z1 ≤ 0)"
         )
 
 

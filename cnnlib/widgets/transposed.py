@@ -82,22 +82,27 @@ class ConvTransposeExplorer(Explorer):
         # room for the largest setting (stride 3, dilation 2, output_padding 2): the picture never jumps
         cap_h = (self.H - 1) * self.max_stride + self.max_dil * (self.KH - 1) + 1 + self.max_op
         cap_w = (self.Wd - 1) * self.max_stride + self.max_dil * (self.KW - 1) + 1 + self.max_op
-        cs = max(16, min(24, 330 // max(cap_h, cap_w)))
-        top, gap = 56, 46
-        self._px = Panel("input X", self.H, self.Wd, cs=30).place(34, top)
+        # Ȳ, Y and the counts side by side within 958 pixels; the counts (1 to KH·KW ≤ 9: one digit) take
+        # smaller cells, so that Ȳ and Y keep cells wide enough for "−10"
+        left, gap, gap2 = 26, 44, 36
+        cc = 16 if max(cap_h, cap_w) <= 13 else 14
+        counts_w = max(cap_w * cc, 190)  # room for the title "stamps per cell of Y" and its range
+        cs = max(12, min(24, 330 // max(cap_h, cap_w), (958 - left - gap - gap2 - counts_w - 16) // (2 * cap_w)))
+        top = 56
+        self._px = Panel("input X", self.H, self.Wd, cs=30).place(left + 8, top)
         self._pw = Panel("kernel W", self.KH, self.KW, cs=30).place(self._px.x + max(self._px.width, 150) + gap, top)
         self._ps = Panel("its stamp X[u,v]·W", self.KH, self.KW, cs=30).place(
             self._pw.x + max(self._pw.width, 110) + gap + 24, top
         )
         row2 = top + max(self._px.height, self._pw.height) + 72
-        self._pb = Panel("Ȳ: every stamp added", cap_h, cap_w, cs=cs).place(34, row2)
+        self._pb = Panel("Ȳ: every stamp added", cap_h, cap_w, cs=cs).place(left, row2)
         self._py = Panel("output Y", cap_h, cap_w, cs=cs).place(self._pb.x + max(self._pb.width, 250) + gap, row2)
-        self._pc = Panel("stamps per cell of Y", cap_h, cap_w, cs=cs).place(
-            self._py.x + max(self._py.width, 200) + gap, row2
+        self._pc = Panel("stamps per cell of Y", cap_h, cap_w, cs=cc).place(
+            self._py.x + max(self._py.width, 200) + gap2, row2
         )
         self._row2 = row2
-        width = self._pc.x + max(self._pc.width, 230) + 16
-        height = row2 + self._pb.height + 34
+        width = self._pc.x + max(self._pc.width, 190) + 16
+        height = row2 + max(self._pb.height, self._pc.height) + 34
 
         def decorate(fig, ax):
             y = top + 30

@@ -150,7 +150,7 @@ def test_the_chosen_column_its_position_and_its_window_are_outlined():
     ex.controls["column"].value = 5
     assert len(ex.frame.boxes) == 9 + 1 + 1  # the window's cells, the output position, the column
     texts = [s for s, *_ in ex.frame.all_texts()]
-    assert "row r = 3i + j,  column q = u·W_out + v" in texts and "9 × 16" in texts
+    assert "row r = 3·i + j,  column q = 4·u + v  (4 output columns per row)" in texts and "9 × 16" in texts
 
 
 def test_cell_numbers_are_drawn_on_a_neutral_fill():
@@ -179,3 +179,17 @@ def test_every_setting_fits_the_picture():
             for hm in ex.frame.heats:
                 h, w = hm["rgb"].shape[:2]
                 assert hm["x"] + w * hm["cs"] <= w0 and hm["y"] + h * hm["cs"] <= h0
+
+
+def test_im2col_labels_are_whole_and_the_footer_has_no_raw_subscripts():
+    from cnnlib.widgets._raster import Font
+
+    ex = im2col_explorer()
+    font = Font.get(9.75)  # a 13-px description label: about 7 px a character
+    for name in ("stride", "padding", "dilation"):
+        c = ex.controls[name]
+        need = font.width(c.description) + 8
+        assert need <= float(c.style.description_width.rstrip("px")), (name, c.description, need)
+    texts = [s for s, *_ in ex.frame.all_texts()]
+    assert not [s for s in texts if "_out" in s or "_in" in s]
+    assert any("column q = 4·u + v" in s for s in texts), texts  # H = 4, K = 3, padding 1: W_out = 4

@@ -229,17 +229,70 @@ def test_explorer_has_the_css_classes_the_browser_test_finds(name):
     assert {"cnnlib-explorer", f"cnnlib-{name.replace('_', '-')}-explorer"} <= set(ex._dom_classes)
 
 
-def test_pipeline_writes_small_gradients_in_units_that_fit_their_cells():
-    from cnnlib.widgets.pipeline import scaled_labels, unit
+def _misread_labels(ex):
+    """Cell labels that are not their cell's value rounded to the label's own digits (a scale factor, a
+    unit, a lost digit), and any "×10" text in the picture."""
+    bad = [s for s, *_ in ex.frame.all_texts() if re.search("×10[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]", s)]
+    for hm in ex.frame.heats:
+        for s, x, y, _ in hm["cells"]:
+            try:
+                shown = float(s.replace("−", "-"))
+            except ValueError:  # a name, not a number (the im2col explorer's cell numbers are integers)
+                continue
+            v = float(hm["data"][y // hm["cs"], x // hm["cs"]])
+            decimals = len(s.split(".")[1]) if "." in s and "e" not in s else 0
+            tol = 0.5 * 10.0**-decimals * (1 + 1e-9) if "e" not in s else 0.05 * abs(v)
+            if not abs(shown - v) <= tol:
+                bad.append((hm["name"], s, v))
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_every_cell_label_is_its_value_rounded_never_scaled(name):
+    ex = EXPLORERS[name]()
+    for _ in _largest(ex):
+        assert not _misread_labels(ex), (name, _misread_labels(ex))
+
+
+def test_pipeline_writes_small_gradients_with_fewer_digits_never_in_units():
+    from cnnlib.widgets._raster import fitted_labels
 
     ex = W.pipeline_explorer()
-    assert ex._width <= SPACE_W and not _label_overflows(ex)
-    assert ex.state["units"]["dX"] == -2 and ex.state["units"]["X"] == 0
+    assert ex._width <= SPACE_W and not _label_overflows(ex) and not _misread_labels(ex)
     texts = [s for s, *_ in ex.frame.all_texts()]
-    assert "−5.40" in texts and unit(-2) == "×10⁻²" and "×10⁻²" in texts  # dX[2, 2] = −0.0540
-    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])  # the values themselves are not scaled
-    labels, e = scaled_labels(np.array([[0.5, -0.25]]), 33)
-    assert e == 0 and labels == [["0.50", "−0.25"]]
+    assert "−.054" in texts  # dX[2, 2] = −0.0540: two significant digits, no leading zero
+    assert ex.state["formats"]["dX"] == (3, False) and ex.state["formats"]["X"] == (1, True)
+    np.testing.assert_array_equal(ex.frame_arrays["dX"], ex.state["dX"])
+    # linked panels write one value one way: Z1, A1, P1 and F; δZ1, δA1, δP1 and δF
+    for group in [("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF")]:
+        assert len({ex.state["formats"][k] for k in group}) == 1, group
+    # notebook 06's numbers: A1 = 0.794 and P1 = 0.794 read alike (no panel in tenths beside one in units)
+    rng = np.random.default_rng(12)
+    X = rng.uniform(0, 1, size=(6, 6)).round(2)
+    W1 = rng.normal(0, 0.5, size=(3, 3)).round(2)
+    W2 = rng.normal(0, 0.7, size=(4, 1)).round(2)
+    ex = W.pipeline_explorer(X, W1, B1=-0.5, W2=W2.ravel(), B2=0.1, y=1)
+    assert not _label_overflows(ex) and not _misread_labels(ex)
+    for group in [("Z1", "A1", "P1", "F"), ("dZ1", "dA1", "dP1", "dF")]:
+        assert len({ex.state["formats"][k] for k in group}) == 1, group
+    # labels that fit stay the book's; too wide: fewer decimals first, then no leading zero
+    assert fitted_labels([np.array([[0.5, -0.25]])], 33) == ([[["0.50", "−0.25"]]], (2, True))
+    assert fitted_labels([np.array([[0.794, -0.5]])], 33)[0] == [[["0.79", "−0.50"]]]
+    assert fitted_labels([np.array([[0.0180, -0.054]])], 33)[0] == [[[".018", "−.054"]]]
+    labels, fmt = fitted_labels([np.array([[0.037]]), np.array([[0.205, 0.5]])], [33, 33])
+    assert labels == [[["0.037"]], [["0.205", "0.500"]]] and fmt == (3, True)
+
+
+def test_channels_panels_of_one_kind_share_one_number_format():
+    X = np.zeros((2, 6, 6))
+    X[0] = np.arange(36).reshape(6, 6) / 36
+    W_ = np.full((2, 2, 3, 3), 0.1)
+    dZ = np.array([[[-0.49, 0.321, 0.05, 0.0], [0.1] * 4, [0.0] * 4, [0.2] * 4], np.full((4, 4), 0.0123)])
+    ex = W.channels_explorer(X, W_, dZ)
+    assert not _label_overflows(ex) and not _misread_labels(ex)
+    f = ex.state["formats"]
+    for kind in ("X", "W", "dZ", "dX", "dW"):
+        assert len({v for k, v in f.items() if k.split("[")[0] == kind}) == 1, (kind, f)
 
 
 def test_digits_bars_end_above_the_feature_maps_heading():
@@ -265,3 +318,27 @@ def test_digits_bars_end_above_the_feature_maps_heading():
         labels_bottom = bars.y + bars.height + 10 + 6  # the class digits under the bars
         assert labels_bottom + 9 < heading, (n_filters, side, labels_bottom, heading)
         assert ex._width <= SPACE_W
+
+
+@pytest.mark.parametrize("chapter", ["08"])
+def test_conv_backward_numbers_keep_9_px_apart(chapter):
+    # −2.0 beside −1.0 reads as two numbers, not "−2.0−1.0"; the grid indices are 7-point text (9.7 px)
+    from cnnlib.widgets._raster import INDEX_SIZE, Font
+
+    ex = _chapter_calls()[chapter]()
+    for hm in ex.frame.heats:
+        font = Font.get(hm["font"], False)
+        assert all(hm["cs"] - font.width(s) >= 9 for s, *_ in hm["cells"]), (chapter, hm["name"], hm["cs"])
+    assert INDEX_SIZE * 100 / 72 >= 9.5
+    assert {size for s, x, y, size, *_ in ex.frame.texts if s in "012345"} == {INDEX_SIZE}
+
+
+def test_integer_valued_arrays_print_without_decimals():
+    # notebook 03's integers: every panel writes 2, not 2.0 (as the figures do: cnnlib._format.auto_decimals)
+    ex = _chapter_calls()["03"]()
+    labels = [s for hm in ex.frame.heats for s, *_ in hm["cells"]]
+    assert labels and not [s for s in labels if "." in s]
+    ex = _chapter_calls()["08"]()  # δZ holds 1.5: that array (and dX, dW) keep one decimal, X and W none
+    by_name = {hm["name"]: [s for s, *_ in hm["cells"]] for hm in ex.frame.heats}
+    assert not [s for s in by_name["X"] + by_name["W"] if "." in s]
+    assert "2.0" in by_name["dZ"] and "1.5" in by_name["dZ"]

@@ -251,6 +251,11 @@ def check_digits(ex):
     assert np.isclose(s["L"], -np.log(s["yhat"][s["k"]]))
     np.testing.assert_array_equal(ex.frame_arrays["dX"], s["dX"])
     np.testing.assert_array_equal(ex.frame_arrays["x"], ex.X[s["n"], 0])
+    np.testing.assert_array_equal(s["X"], s["x"])
+    # the input titled as the book writes it, and the saliency's colours said in words
+    assert ex._px.title == "X"
+    texts = [t for t, *_ in ex.frame.all_texts()]
+    assert "red > 0, blue < 0, white 0" in texts
     for f in range(s["A"].shape[0]):
         np.testing.assert_array_equal(ex.frame_arrays[f"A[{f}]"], s["A"][f])
 
