@@ -579,6 +579,9 @@ def saved_nbytes(root: Tensor) -> int:
 
     The caches of every recorded operation: what ``backward()`` will read, and what stays in
     memory until it has run (and freed them) or the graph is dropped. 0 inside ``no_grad``.
+    A view counts as the whole buffer it keeps alive. So ``conv2d`` on an X of at most
+    ``_validate.COPY_BYTES`` counts X twice: the cache's own copy, and the X it was given (kept
+    as a read-only view to detect an in-place edit, see ``ConvCache``).
     """
     fn = "saved_nbytes"
     if not isinstance(root, Tensor):
