@@ -31,8 +31,8 @@ called with ``retain_graph=True``; :func:`saved_nbytes` measures what a graph ke
 What the engine does not do (notebook 13, §13.7): it cannot differentiate its own backward
 pass (the gradients are NumPy arrays, not tensors), and it does not notice an in-place edit
 of a tensor's ``data`` between the forward and the backward pass unless the layer's own
-cache does (``conv2d_backward`` checks a CRC of X; ``a * b`` keeps references and would
-use the edited values).
+cache does (``conv2d_backward`` compares its own copy of X with the X it was given, or a
+CRC-32 for an X above 2 MiB; ``a * b`` keeps references and would use the edited values).
 """
 
 from __future__ import annotations
