@@ -31,8 +31,8 @@ called with ``retain_graph=True``; :func:`saved_nbytes` measures what a graph ke
 What the engine does not do (notebook 13, §13.7): it cannot differentiate its own backward
 pass (the gradients are NumPy arrays, not tensors), and it does not notice an in-place edit
 of a tensor's ``data`` between the forward and the backward pass unless the layer's own
-cache does (``conv2d_backward`` checks a CRC of X; ``a * b`` keeps references and would
-use the edited values).
+cache does (``conv2d_backward`` compares its own copy of X with the X it was given, or a
+CRC-32 for an X above 2 MiB; ``a * b`` keeps references and would use the edited values).
 """
 
 from __future__ import annotations
@@ -579,6 +579,9 @@ def saved_nbytes(root: Tensor) -> int:
 
     The caches of every recorded operation: what ``backward()`` will read, and what stays in
     memory until it has run (and freed them) or the graph is dropped. 0 inside ``no_grad``.
+    A view counts as the whole buffer it keeps alive. So ``conv2d`` on an X of at most
+    ``_validate.COPY_BYTES`` counts X twice: the cache's own copy, and the X it was given (kept
+    as a read-only view to detect an in-place edit, see ``ConvCache``).
     """
     fn = "saved_nbytes"
     if not isinstance(root, Tensor):

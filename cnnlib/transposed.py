@@ -64,13 +64,15 @@ __all__ = [
 class ConvTransposeCache:
     """What the backward pass needs: the inputs and the hyper-parameters.
 
-    As ``ConvCache``: W and b are the cache's own read-only copies; X is a read-only view with
-    the CRC-32 of its bytes (``None`` when the forward pass made X anew), checked by the
-    backward pass, so an in-place edit of X in between raises ``ValueError``.
+    As ``ConvCache``: W and b are the cache's own read-only copies; X is kept as
+    ``_validate.watch`` decides (an X of at most ``COPY_BYTES`` copied, the copy compared bit
+    for bit with the caller's X; a larger X a read-only view with the CRC-32 of its bytes;
+    ``X_check`` ``None`` when the forward pass made X anew), checked by the backward pass, so
+    an in-place edit of X in between raises ``ValueError``.
     """
 
-    X: np.ndarray  # (N, C, H, W), read-only view
-    X_check: int | None
+    X: np.ndarray  # (N, C, H, W), read-only: the cache's own copy or a view of the caller's X
+    X_check: np.ndarray | int | None  # the caller's X (to compare) or its CRC-32; None if X is the cache's own
     W: np.ndarray  # (C, F, KH, KW)
     b: np.ndarray  # (F,)
     stride: tuple[int, int]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import cnnlib
 from cnnlib import autograd as ag
+from cnnlib._validate import COPY_BYTES
 from cnnlib.autograd import Tensor
 
 TOL = 1e-7
@@ -430,13 +431,22 @@ def test_saved_nbytes_counts_each_buffer_once():
     z = (y * x).sum()  # y's 800 bytes, x already counted; sum keeps shapes only
     assert ag.saved_nbytes(z) == 1600
     net, X, y_lab = _chapter09()
-    params = {k: leaf(v) for k, v in net.parameters().items()}
-    Zt = ag.conv2d(X, params["0.W"], params["0.b"], padding=1)
-    # conv keeps X (a view of the caller's array, counted as the buffer it keeps alive), W and b
-    assert ag.saved_nbytes(Zt) == X.nbytes + params["0.W"].data.nbytes + params["0.b"].data.nbytes
-    tX = leaf(X)  # conv keeps a view of tX.data, mul the array itself: one buffer
-    both = ag.conv2d(tX, params["0.W"], params["0.b"], padding=1).sum() + (tX * tX).sum()
-    assert ag.saved_nbytes(both) == X.nbytes + params["0.W"].data.nbytes + params["0.b"].data.nbytes
+    W, b = (leaf(net.parameters()[k]) for k in ("0.W", "0.b"))
+    Zt = ag.conv2d(X, W, b, padding=1)
+    cache, X_given = Zt._ctx, Zt.parents[0].data  # the array conv2d_forward was given (the constant tensor's)
+    # an X of at most COPY_BYTES: the cache keeps its own copy of X (what backward reads), a read-only view
+    # of the given X (to compare the copy with; it keeps that buffer alive) and copies of W and b
+    assert X.nbytes <= COPY_BYTES and not np.shares_memory(cache.X, X_given) and cache.X_check.base is X_given
+    assert not np.shares_memory(cache.W, W.data) and not np.shares_memory(cache.b, b.data)
+    assert ag.saved_nbytes(Zt) == cache.X.nbytes + X_given.nbytes + cache.W.nbytes + cache.b.nbytes
+    tX = leaf(X)  # conv keeps a copy and a view of tX.data, mul tX.data itself: the view's buffer counted once
+    both = ag.conv2d(tX, W, b, padding=1).sum() + (tX * tX).sum()
+    assert ag.saved_nbytes(both) == 2 * X.nbytes + cache.W.nbytes + cache.b.nbytes
+    # a larger X: no copy, the cache keeps a read-only view of the given X and its CRC-32 (an int, no bytes)
+    X_big = np.ones((1, 1, 8, COPY_BYTES // 64 + 1))  # COPY_BYTES + 64 bytes
+    big = ag.conv2d(X_big, W, b)
+    assert isinstance(big._ctx.X_check, int) and big._ctx.X.base is big.parents[0].data
+    assert ag.saved_nbytes(big) == X_big.nbytes + cache.W.nbytes + cache.b.nbytes
 
 
 def test_in_place_edits_conv_refuses_mul_does_not_notice():

@@ -426,6 +426,90 @@ def case_training(inp):
         assert all(same_bits(model.gradients()[k], grads[k]) for k in grads), "SGD.step modified a gradient"
 
 
+# ----- notebook 11: batch normalisation, residual blocks, initialisation, Adam
+
+
+@case("batchnorm2d_forward", "batchnorm2d_backward", "batchnorm2d_forward_naive", "batchnorm2d_backward_naive")
+def case_batchnorm2d(inp):
+    for fwd, bwd in (
+        (cnnlib.batchnorm2d_forward, cnnlib.batchnorm2d_backward),
+        (cnnlib.batchnorm2d_forward_naive, cnnlib.batchnorm2d_backward_naive),
+    ):
+        for training in (True, False):  # batch statistics, and the running ones (new arrays in the cache)
+            X, gamma, beta = inp.randn(3, 2, 3, 2, label="X"), inp.randn(2, label="gamma"), inp.randn(2, label="beta")
+            rm, rv = inp.randn(2, label="running_mean"), inp(np.array([0.5, 2.0]), "running_var")
+            Y, cache = fwd(X, gamma, beta, training=training, running_mean=rm, running_var=rv, momentum=0.3)
+            backward_twice(bwd, inp.randn(*Y.shape, label=f"dY, training={training}"), cache)
+        Y, cache = fwd(inp.randn(2, 2, 2, 2, label="X without running statistics"), gamma, beta)
+        backward_twice(bwd, inp.randn(*Y.shape, label="dY without running statistics"), cache)
+
+
+@case("BatchNorm2D", "Residual", "set_training")
+def case_residual_blocks(inp):
+    for fast in (True, False):
+        identity = cnnlib.Residual(
+            cnnlib.Sequential(
+                cnnlib.Conv2D(2, 2, 3, padding=1, seed=0), cnnlib.BatchNorm2D(2, fast=fast), cnnlib.ReLU()
+            )
+        )
+        projection = cnnlib.Residual(
+            cnnlib.Sequential(cnnlib.Conv2D(2, 3, 3, stride=2, padding=1, seed=1), cnnlib.BatchNorm2D(3, fast=fast)),
+            cnnlib.Conv2D(2, 3, 1, stride=2, seed=2),
+        )
+        net = cnnlib.Sequential(identity, projection)
+        for training in (True, False):
+            assert cnnlib.set_training(net, training) is net
+            before = params_snapshot(net)
+            out = net.forward(inp.randn(2, 2, 4, 4, label=f"X, training={training}"))
+            net.backward(inp.randn(*out.shape, label=f"dout, training={training}"))
+            assert_params_unchanged(net, before)  # forward and backward compute gradients, never a step
+
+
+@case("fan_in_out", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
+def case_init(inp):
+    for shape in ((4, 3, 2, 5), (6, 7)):  # a shape given as an array is read, never written
+        dims = inp(np.array(shape), f"shape {shape}")
+        assert cnnlib.fan_in_out(dims) == cnnlib.fan_in_out(shape)
+        for mode in ("fan_in", "fan_out"):
+            assert cnnlib.he_normal(dims, seed=0, mode=mode).shape == shape
+            assert cnnlib.he_uniform(dims, seed=0, mode=mode).shape == shape
+        assert cnnlib.glorot_normal(dims, seed=0).shape == cnnlib.glorot_uniform(dims, seed=0).shape == shape
+
+
+@case("Adam")
+def case_adam(inp):
+    for weight_decay in (0.0, 0.01):
+        model = _small_model(seed=4)
+        opt = cnnlib.Adam(model, lr=0.01, weight_decay=weight_decay)
+        X, y = inp.randn(4, 1, 6, 6, label="X"), inp(np.array([2, 0, 1, 1]), "y")
+        before = params_snapshot(model)
+        cnnlib.train_step(model, opt, X, y, cnnlib.softmax_cross_entropy)
+        now = model.parameters()
+        assert any(not same_bits(now[k], before[k]) for k in before), "train_step did not update the parameters"
+        # Adam changes the parameters and its own averages m and v, never the gradients it reads
+        grads = {k: np.array(g) for k, g in model.gradients().items()}
+        if inp.readonly:
+            for g in model.gradients().values():
+                g.flags.writeable = False
+        opt.step()
+        assert opt.t == 2 and all(same_bits(model.gradients()[k], grads[k]) for k in grads), (
+            "Adam.step changed a gradient"
+        )
+
+
+@case("set_printoptions")
+def case_set_printoptions(inp):
+    """Its argument is an int; the number formatter it installs in NumPy must only read the arrays it prints."""
+    saved = np.get_printoptions()
+    try:
+        for precision in (0, 4):
+            cnnlib.set_printoptions(precision)
+            text = np.array2string(inp(np.array([[-0.0, 46.0, 3.5], [1e-9, -2.25, np.inf]]), f"A, {precision}"))
+            assert "46" in text
+    finally:
+        np.set_printoptions(**saved)
+
+
 # --------------------------------------------------------------------------- tests
 
 
