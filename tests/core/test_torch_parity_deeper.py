@@ -6,29 +6,16 @@ unless ``CNNLIB_REQUIRE_TORCH=1`` (CI), which turns a missing PyTorch into a fai
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from _torch import import_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnnlib
 
-try:
-    import torch
-except ImportError:
-    torch = None
-if torch is None:
-    if os.environ.get("CNNLIB_REQUIRE_TORCH") == "1":
-        pytest.fail(
-            "CNNLIB_REQUIRE_TORCH=1 but PyTorch is not installed: the parity tests must run "
-            "(install it with `make test TORCH=1`)",
-            pytrace=False,
-        )
-    pytest.skip("PyTorch is optional (not a cnnlib dependency); parity tests need it", allow_module_level=True)
+torch = import_torch()
 F = torch.nn.functional
-torch.set_num_threads(1)
 
 RTOL, ATOL = 1e-10, 1e-12
 
