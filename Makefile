@@ -62,6 +62,7 @@ help:
 	@echo "make site-check     build it, then open it in Chromium with the network cut off and check it"
 	@echo "make course         generate the nbgrader instructor edition into build/course"
 	@echo "make course-check   autograde worked solutions, untouched stubs and a wrong answer"
+	@echo "make envs           install the side environments (widgets 7.7, website, instructor edition)"
 	@echo "make clean          remove the virtual environments and caches"
 
 # Create a virtual environment ($(1)) with $(PYTHON), refusing a Python older than 3.11.
