@@ -15,7 +15,13 @@ from .._format import array_format, cell_label, factor
 from .._validate import as_2d
 from ..viz._style import INK, ROUTE_COLORS
 from ._controls import guard, widgets
-from ._raster import DPI, ERR, GAP, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
+from ._raster import DPI, GAP, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
+
+#: Text colours of the explorers' HTML (help text and messages): JupyterLab's theme colours, so the
+#: text keeps its contrast on the light and the dark theme; the fallbacks (elsewhere, e.g. Colab)
+#: are 7.0:1 and 6.5:1 against white.
+HELP_COLOR = "var(--jp-ui-font-color2, #595959)"
+ERROR_COLOR = "var(--jp-error-color1, #b3261e)"
 
 # --------------------------------------------------------------------------- arguments
 
@@ -134,7 +140,7 @@ def route_markup(route, colors=None, limit=12):
     total = html.escape(ftotal(route.total))
     eq = f"{route.name} = " + (f"{' + '.join(names)} = {' + '.join(values)} = " if names else "") + f"<b>{total}</b>"
     if route.omitted:
-        eq += f" &nbsp;<span style='color:#666'>({route.omitted} product(s) with a zero factor left out)</span>"
+        eq += f" &nbsp;<span style='color:{HELP_COLOR}'>({route.omitted} product(s) with a zero factor left out)</span>"
     return f"<span style='font-family:monospace'>{eq}</span>"
 
 
@@ -291,7 +297,9 @@ class Explorer(_BaseBox):
         self.message = widgets.HTML(value="")
         self.readout = widgets.HTML(value="")
         self._readout = ""
-        header = widgets.HTML(value=f"<b>{html.escape(title)}</b> &nbsp; <span style='color:#666'>{help_text}</span>")
+        header = widgets.HTML(
+            value=f"<b>{html.escape(title)}</b> &nbsp; <span style='color:{HELP_COLOR}'>{help_text}</span>"
+        )
         self.state: dict = {}
         self.error = None
         self.last_exception = None
@@ -353,7 +361,8 @@ class Explorer(_BaseBox):
             self.last_exception = exc
             self.error = f"{type(exc).__name__}: {exc}"
             self.message.value = (
-                f"<div style='color:{ERR};font-weight:bold'>⚠ something went wrong: {html.escape(self.error)}</div>"
+                f"<div style='color:{ERROR_COLOR};font-weight:bold'>"
+                f"⚠ something went wrong: {html.escape(self.error)}</div>"
             )
         finally:
             self.updates += 1
@@ -389,7 +398,7 @@ class Explorer(_BaseBox):
 
     def _show_message(self):
         if self.error:
-            self.message.value = f"<div style='color:{ERR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
+            self.message.value = f"<div style='color:{ERROR_COLOR};font-weight:bold'>⚠ {html.escape(self.error)}</div>"
         else:
             self.message.value = ""
 

@@ -8,7 +8,7 @@ from .._format import array_format, cell_label, readout_number
 from ..conv import conv2d_forward, conv_output_size
 from ._controls import PatternPicker, float_slider, int_slider, label, pattern, widgets
 from ._conv import ConvExplorerBase, span_message
-from ._explorer import op_arrow, paren
+from ._explorer import HELP_COLOR, op_arrow, paren
 from ._raster import ERR, HI, ROUTE, Font, Panel
 
 __all__ = ["conv_forward_explorer"]
@@ -179,7 +179,7 @@ class ConvForwardExplorer(ConvExplorerBase):
             f"Z[{u}, {v}] = b + Σ<sub>i,j</sub> W[i, j]·X̃[{window}]"
             f" = {paren(b)} + {_products(terms, 9, array_format(W), array_format(Xp))}"
             f" = <b>{array_format(Z)(Z[u, v])}</b>"
-            f" &nbsp; <span style='color:#666'>(X̃: X zero-padded by pad = {P})</span>"
+            f" &nbsp; <span style='color:{HELP_COLOR}'>(X̃: X zero-padded by pad = {P})</span>"
         )
 
 

@@ -19,7 +19,7 @@ from ._controls import (
     require_widgets,
     widgets,
 )
-from ._explorer import Explorer, op_arrow, sized_2d
+from ._explorer import HELP_COLOR, Explorer, op_arrow, sized_2d
 from ._raster import GREY, HI, ROUTE, Font, Panel, fitted_labels
 
 __all__ = ["pipeline_explorer"]
@@ -100,7 +100,7 @@ class PipelineExplorer(Explorer):
                         label("target"),
                         self._y,
                         widgets.HTML(
-                            value=f"<span style='color:#666'>W2 = [{', '.join(cell_labels(W2))}], "
+                            value=f"<span style='color:{HELP_COLOR}'>W2 = [{', '.join(cell_labels(W2))}], "
                             f"B2 = {cell_label(self.B2)} (fixed)</span>"
                         ),
                     ]
