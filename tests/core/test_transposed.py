@@ -76,9 +76,16 @@ def test_output_size_and_gradients_match_finite_differences(case):
         assert Y.shape == (X.shape[0], W.shape[1], Ho, Wo)
         dY = rng.standard_normal(Y.shape)
         dX, dW, db = backward(dY, cache)
-        assert rel_error(dX, numerical_gradient(lambda X_, f=forward: f(X_, W, b, **knobs)[0], X, dY)) < 1e-7
-        assert rel_error(dW, numerical_gradient(lambda W_, f=forward: f(X, W_, b, **knobs)[0], W, dY)) < 1e-7
-        assert rel_error(db, numerical_gradient(lambda b_, f=forward: f(X, W, b_, **knobs)[0], b, dY)) < 1e-7
+        assert agrees(dX, numerical_gradient(lambda X_, f=forward: f(X_, W, b, **knobs)[0], X, dY))
+        assert agrees(dW, numerical_gradient(lambda W_, f=forward: f(X, W_, b, **knobs)[0], W, dY))
+        assert agrees(db, numerical_gradient(lambda b_, f=forward: f(X, W, b_, **knobs)[0], b, dY))
+
+
+def agrees(analytic, numeric):
+    """Relative error below 1e-7, or an absolute one below 1e-8 for an entry that sums to nearly 0
+    (db is a sum of random δ entries: a cancellation makes the relative error of a central
+    difference large while its absolute error stays at round-off)."""
+    return rel_error(analytic, numeric) < 1e-7 or np.max(np.abs(analytic - numeric)) < 1e-8
 
 
 @settings(max_examples=40, deadline=None)
