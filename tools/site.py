@@ -26,6 +26,11 @@ Steps, all inside ``build/`` (ignored by git):
 
 4. **build** — ``jupyter-book build`` with warnings as errors; the site lands in ``build/site/``.
 
+5. **alt text** — every picture in a cell output gets its description as its ``alt`` attribute:
+   ``cnnlib`` writes it into the output's metadata (``{"image/png": {"alt": ...}}``), MyST-NB
+   names the image file by the SHA-256 of its bytes, and the pages are rewritten to match. A
+   picture without a description stops the build.
+
 Usage::
 
     python tools/site.py                 # stage and build into build/site
@@ -35,7 +40,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
+import hashlib
+import html
 import importlib.util
 import json
 import re
@@ -174,13 +182,59 @@ def copy_mathjax(target: Path) -> None:
     shutil.copytree(source, target)
 
 
+# ---------------------------------------------------------------------------- alt text
+_OUTPUT_IMAGE = re.compile(r'<img\b[^>]*\bsrc="(?:[^"]*/)?_images/([0-9a-f]{64})\.png"[^>]*>')
+
+
+def image_descriptions(stage_dir: Path) -> dict[str, str]:
+    """SHA-256 of each PNG in the staged notebooks' outputs -> its description (the output's ``alt``)."""
+    found: dict[str, str] = {}
+    for path in sorted(stage_dir.glob("notebooks/**/*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png")
+                alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
+                if png and alt.strip():
+                    data = base64.b64decode("".join(png) if isinstance(png, list) else png)
+                    found[hashlib.sha256(data).hexdigest()] = " ".join(alt.split())
+    return found
+
+
+def add_alt_text(site: Path, descriptions: dict[str, str]) -> int:
+    """Write each output picture's description into its ``<img alt="...">`` on every page; returns how many.
+
+    Raises ``SystemExit`` naming the page when a picture has no description.
+    """
+    count = 0
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        missing = [m.group(1)[:12] for m in _OUTPUT_IMAGE.finditer(text) if m.group(1) not in descriptions]
+        if missing:
+            raise SystemExit(
+                f"site: {page.relative_to(site)} shows {len(missing)} picture(s) without a description "
+                f"({', '.join(missing)}...); give the figure one (cnnlib.viz.describe) and re-execute the notebook"
+            )
+        new, n = _OUTPUT_IMAGE.subn(lambda m: _with_alt(m.group(0), descriptions[m.group(1)]), text)
+        count += n
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    return count
+
+
+def _with_alt(tag: str, alt: str) -> str:
+    """An ``<img>`` tag with ``alt`` as its only alt attribute."""
+    tag = re.sub(r'\salt="[^"]*"', "", tag)
+    return tag.replace("<img", f'<img alt="{html.escape(alt, quote=True)}"', 1)
+
+
 # ---------------------------------------------------------------------------- building
 def build(root: Path = ROOT, out: Path | None = None) -> Path:
     """Stage, then run Jupyter Book with warnings as errors; returns the folder with index.html."""
     out = out or root / OUT
     start = time.perf_counter()
     stage_dir = stage(root)
-    html = stage_dir / "_build" / "html"
+    html_dir = stage_dir / "_build" / "html"
     command = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(stage_dir),
         "--builder", "html", "--warningiserror", "--nitpick", "--keep-going", "--all",
@@ -190,9 +244,13 @@ def build(root: Path = ROOT, out: Path | None = None) -> Path:
         raise SystemExit(f"site: jupyter-book build failed (exit {result.returncode}); see the warnings above")
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(html, out)
+    shutil.copytree(html_dir, out)
+    described = add_alt_text(out, image_descriptions(stage_dir))
     (out / ".nojekyll").touch()  # GitHub Pages: serve _static/ and friends as they are
-    print(f"site: built {out.relative_to(root)}/index.html in {time.perf_counter() - start:.0f} s")
+    print(
+        f"site: built {out.relative_to(root)}/index.html in {time.perf_counter() - start:.0f} s "
+        f"({described} pictures with alt text)"
+    )
     return out
 
 

@@ -44,12 +44,20 @@ the function; the module's names import as ``from cnnlib.viz.heatmap import ...`
 Public API: ``heatmap``, ``update_heatmap``, ``heatmap_grid``, ``add_colour_key``, ``gradient_flow``,
 ``seed002_flow``, ``seed003_flow``, ``update_flow``, ``maxpool_routes``, ``conv_dW_route``,
 ``conv_dX_route``, ``conv_dW_terms``, ``conv_dX_terms``, ``conv_matrix_figure``,
-``render_png``, ``format_number``, ``BookFigure``.
+``render_png``, ``format_number``, ``BookFigure``, ``subplots``, ``figure``, ``describe``, ``alt_text``.
+
+Every figure the book shows has a text description for readers who cannot see it: each
+function above writes a summary, every heat-map panel adds a sentence with its numbers
+(``_alt``), and a notebook that composes a figure gives it one with
+``viz.subplots(..., alt="...")`` / ``viz.figure(alt=...)`` or ``viz.describe(fig, "...")``.
+A notebook shows a figure at twice its pixel size (``DISPLAY_SCALE``), crisp at 200 % zoom,
+with the description as its alt text and plain text.
 """
 
 from .._format import format_number
 from ..routes import RouteSum, conv_dW_terms, conv_dX_terms
-from ._figure import BookFigure, render_png
+from ._alt import alt_text, describe
+from ._figure import BookFigure, figure, render_png, subplots
 from ._style import DIVERGING_CMAP, ROUTE_COLORS, SEQUENTIAL_CMAP
 from ._style import MAX_WIDTH as MAX_WIDTH  # the column width, outside __all__ as before
 from .flow import gradient_flow, seed002_flow, seed003_flow, update_flow
@@ -75,6 +83,10 @@ __all__ = [
     "conv_matrix_figure",
     "render_png",
     "BookFigure",
+    "subplots",
+    "figure",
+    "describe",
+    "alt_text",
     "format_number",
     "SEQUENTIAL_CMAP",
     "DIVERGING_CMAP",

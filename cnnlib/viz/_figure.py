@@ -15,18 +15,22 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._output import DISPLAY_SCALE, display_bundle
 from ._style import DPI, MAX_WIDTH, RC
 
-__all__ = ["BookAxes", "BookFigure", "new_figure", "render_png", "styled"]
+__all__ = ["BookAxes", "BookFigure", "figure", "new_figure", "render_png", "styled", "subplots"]
 
 
 def _display_once(fig: Figure) -> None:
-    """Show ``fig`` as a PNG now and release it from pyplot under the inline backend."""
+    """Show ``fig`` as a PNG with its description now and release it from pyplot under the inline backend."""
     from IPython.display import display
 
+    from ._alt import alt_text
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
-    display({"image/png": buf.getvalue(), "text/plain": f"<Figure size {fig.get_size_inches()} in>"}, raw=True)
+    fig.savefig(buf, format="png", dpi=DPI * DISPLAY_SCALE, bbox_inches="tight", facecolor="white")
+    data, metadata = display_bundle(buf.getvalue(), alt_text(fig))
+    display(data, metadata=metadata, raw=True)
     if "inline" in str(matplotlib.get_backend()).lower():
         # shown now: the inline backend must not show it again at the end of the cell
         # (``plt.close`` leaves a figure pyplot does not manage alone)
@@ -65,6 +69,44 @@ def new_figure(width: float, height: float, *, layout: str | None = "constrained
     fig = plt.figure(figsize=size, dpi=DPI, layout=layout, FigureClass=BookFigure)
     fig.patch.set_facecolor("white")
     fig.patch.set_alpha(1.0)
+    return fig
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, alt: str | None = None, **kwargs):
+    """``plt.subplots`` for a figure the book shows: a ``BookFigure``, with its description ``alt``.
+
+    Takes ``plt.subplots``' arguments (``figsize``, ``layout``, ``width_ratios``...) and
+    returns ``(fig, axes)`` like it. The figure is shown once, crisp at 200 % zoom, with
+    ``alt`` (see ``describe``, which can also set or change it after drawing) as its text
+    description.
+    """
+    if "FigureClass" in kwargs:
+        raise TypeError("subplots: FigureClass is always BookFigure")
+    fig, axes = plt.subplots(nrows, ncols, FigureClass=BookFigure, **kwargs)
+    if alt is not None:
+        from ._alt import describe
+
+        try:
+            describe(fig, alt)
+        except (TypeError, ValueError) as exc:
+            plt.close(fig)
+            raise type(exc)(str(exc).replace("describe:", "subplots:", 1)) from None
+    return fig, axes
+
+
+def figure(*, alt: str | None = None, **kwargs) -> BookFigure:
+    """``plt.figure`` for a figure the book shows (see ``subplots``)."""
+    if "FigureClass" in kwargs:
+        raise TypeError("figure: FigureClass is always BookFigure")
+    fig = plt.figure(FigureClass=BookFigure, **kwargs)
+    if alt is not None:
+        from ._alt import describe
+
+        try:
+            describe(fig, alt)
+        except (TypeError, ValueError) as exc:
+            plt.close(fig)
+            raise type(exc)(str(exc).replace("describe:", "figure:", 1)) from None
     return fig
 
 

@@ -24,6 +24,7 @@ from matplotlib.patches import FancyArrowPatch
 
 from .._format import auto_decimals, format_number
 from .._validate import as_array
+from ._alt import describe
 from ._figure import new_figure, styled
 from ._style import INK, MAX_WIDTH, MIN_FONT_PT, MUTED, colour_limits
 from .heatmap import (
@@ -67,6 +68,13 @@ def _shape_text(x) -> str:
     if len(shape) == 2 and 1 in shape:
         shape = [max(shape)]
     return "\u00d7".join(str(s) for s in shape)
+
+
+def _stage_words(panels: list[np.ndarray]) -> str:
+    """A stage's size in words, for the figure's description: ``a number``, ``4×4``, ``2 channels of 4×4``."""
+    h, w = panels[0].shape
+    size = "a number" if h * w == 1 else f"{h}×{w}"
+    return size if len(panels) == 1 else f"{len(panels)} channels of {size}"
 
 
 def _wrap_op(op: str, width: int = 14) -> str:
@@ -410,6 +418,12 @@ def gradient_flow(stages, ops, *, title=None, max_width=MAX_WIDTH, signed=()):
     if title:
         fig.suptitle(str(title), fontsize=11, y=1 - 0.1 / fig_h, va="top")
     _FLOWS[fig] = Flow(_signature(parsed), panels_by_stage, signed, cell=cell)
+    chain = " → ".join(f"{st.name} ({_stage_words(st.values)})" for st in parsed)
+    describe(
+        fig,
+        f"{str(title) + ': ' if title else ''}a gradient-flow strip through {chain}, joined by {', '.join(ops)}; "
+        "each stage's values above, its gradient δ below.",
+    )
     add_colour_key(fig)
     return fig
 

@@ -24,6 +24,7 @@ from matplotlib.patches import Rectangle
 
 from .._format import MINUS, Formatter, format_number, readout_number
 from .._validate import as_array, check_in_range, int_tuple
+from ._alt import describe
 from ._figure import BookAxes, new_figure, styled
 from ._style import (
     GRID,
@@ -645,11 +646,13 @@ def heatmap_grid(
         nr = math.ceil(n / max_cols)
         nc = math.ceil(n / nr)
         panels = [(arr.reshape(n, h, w)[k], titles[k], "") for k in range(n)]
+        names = list(titles)
     else:
         nr, nc = R, C
         panels = [
             (arr[r, c], cols[c] if r == 0 else None, rows[r] if c == 0 else "") for r in range(R) for c in range(C)
         ]
+        names = [" ".join(str(t) for t in (rows[r], cols[c]) if str(t).strip()) for r in range(R) for c in range(C)]
     units_w = nc * w + (nc - 1) * gap_cells + extra_w + 1.2
     units_h = nr * h + (nr - 1) * gap_cells + 1.2
     cell = float(np.clip(min(MAX_WIDTH / units_w, 9.0 / units_h), 0.2, 0.5))
@@ -666,7 +669,9 @@ def heatmap_grid(
         max((len(Formatter(fn, fmt, data)(v)) for v in data.ravel().tolist()), default=1) for data, _, _ in panels
     )
     fontsize = fontsize_for(cell, nchars)
-    for ax, (data, panel_title, ylabel) in zip(axs, panels):
+    for ax, (data, panel_title, ylabel), name in zip(axs, panels, names):
+        if name.strip():
+            describe(ax, name)
         draw_heatmap(
             fn,
             ax,
@@ -691,5 +696,7 @@ def heatmap_grid(
         cb.outline.set_edgecolor(MUTED)
     if title:
         fig.suptitle(str(title), fontsize=11)
+    what = "signed values, blue negative, red positive" if signed else "non-negative values, grey from 0"
+    describe(fig, f"{str(title) + ': ' if title else ''}{len(panels)} heat maps of {h}×{w} arrays ({what}).")
     add_colour_key(fig)
     return fig

@@ -12,6 +12,7 @@ from matplotlib.patches import Patch
 from .._format import Formatter
 from .._validate import as_array, int_tuple, nonnegative_pair, positive_pair
 from ..conv import conv_output_size
+from ._alt import describe
 from ._figure import new_figure, styled
 from ._style import GRID, INK, MAX_WIDTH, MIN_FONT_PT, MUTED, ROUTE_COLORS, text_color
 from .heatmap import TICK_MIN_PT, cell_grid, fontsize_for
@@ -144,4 +145,11 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     ]
     handles.append(Patch(facecolor="white", edgecolor=GRID, label="0 (no connection)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8.5, frameon=False)
+    weights = ", ".join(f"W[{k // KW},{k % KW}] = {labels[k]}" for k in range(n_entries))
+    describe(
+        fig,
+        f"A {KH}×{KW} kernel as a {R}×{Cc} matrix T with vec(Z) = T · vec(X): {nz} of {T.size} entries are "
+        f"copies of the kernel's {n_entries} entries ({weights}), each entry in its own colour; the rest are 0.",
+        panels=False,
+    )
     return fig

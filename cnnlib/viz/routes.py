@@ -26,6 +26,7 @@ from .._format import Formatter, auto_decimals, factor
 from .._validate import as_2d, positive_pair
 from ..pool import maxpool2d_backward, maxpool2d_forward
 from ..routes import dW_route, dX_route
+from ._alt import describe
 from ._figure import new_figure, styled
 from ._style import INK, MAX_WIDTH, MIN_FONT_PT, MUTED, colour_limits
 from .heatmap import (
@@ -240,6 +241,13 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
     if not covered.all():
         notes.append(f"{int((~covered).sum())} cell(s) of {nA} lie in no window and get \u03b4 = 0")
     add_colour_key(fig, "\n".join(notes), fontsize=8.5)
+    if ax is None:  # a figure of its own: say what it shows (a caller's figure keeps its caller's summary)
+        sums = "; ".join(n for n in notes if n.startswith("\u03b4"))
+        describe(
+            fig,
+            f"Max-pool backward ({KH}×{KW} windows, stride {SH}): each δ of {names[1]} goes to its window's maximum in "
+            f"{names[0]} ({H}×{W}); every other cell of δ{names[0]} is 0." + (f" {sums}." if sums else ""),
+        )
     _POOL_ROUTES[fig] = [PoolRoute((w.pu, w.pv), w.winner, float(flat_dP[k])) for k, w in enumerate(windows)]
     return fig
 
@@ -307,6 +315,7 @@ def conv_dW_route(
                     outline(axs[0], *rc, 1, 1, MUTED, lw * 0.5, inset=0.2, linestyle=":", gid="cnnlib-touched")
     stW.mark(i, j, 1, 1, INK, lw * 1.2, inset=0.04)
     equation = rs.equation if nW == "W" else rs.equation.replace("dW[", f"d{nW}[", 1)
+    describe(fig, f"Where d{entry} comes from: the {nX} cells it met, outlined, times δ{nZ}. " + equation, panels=False)
     add_colour_key(fig, equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
     return fig
 
@@ -396,5 +405,11 @@ def conv_dX_route(W, dZ, input_shape, index, *, stride=1, padding=0, dilation=1)
             stX.mark(x, y, 1, 1, INK, lw * 1.2, inset=0.04)
         else:
             axs[f, 2].set_axis_off()
+    describe(
+        fig,
+        f"Where {rs.name} comes from: δZ, dilated by the stride and padded, under the kernel rotated by 180°. "
+        + rs.equation,
+        panels=False,
+    )
     add_colour_key(fig, rs.equation, fontsize=float(np.clip(cell * 72 * 0.3, 8, 9.5)))
     return fig

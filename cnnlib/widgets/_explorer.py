@@ -13,6 +13,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .._format import array_format, cell_label, factor
 from .._validate import as_2d
+from ..viz._output import DISPLAY_SCALE, display_bundle
 from ..viz._style import INK, ROUTE_COLORS
 from ._controls import guard, widgets
 from ._raster import DPI, GAP, Font, Frame, Live, cells_image, full_axes, route_arrow, text_origin
@@ -175,6 +176,18 @@ def _decorate_titles(panels):
 # --------------------------------------------------------------------------- the static figure
 
 
+#: CSS that hides text from sight but not from a screen reader
+_VISUALLY_HIDDEN = (
+    "position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;"
+    "clip:rect(0,0,0,0);clip-path:inset(50%);white-space:nowrap;border:0"
+)
+
+
+def _sentence(s: str) -> str:
+    s = s.strip()
+    return s if not s or s[-1] in ".!?:" else s + "."
+
+
 _SUBSCRIPTS = str.maketrans("ijk0123456789", "ᵢⱼₖ₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -277,6 +290,7 @@ class Explorer(_BaseBox):
     def _setup(self, title, help_text, control_box, width, height, panels, decorate=None):
         """Lay the widget out around a ``width`` x ``height`` picture of ``panels`` (titles drawn once) and draw it."""
         self._width, self._height = int(width), int(height)
+        self._title = " ".join(str(title).split())
         base = _decorate_titles(panels)
         if decorate is None:
             self._decorate = base
@@ -355,7 +369,9 @@ class Explorer(_BaseBox):
             self.frame = frame
             self.image.value = self._live.render(frame)
             style = f"white-space:normal;line-height:1.5;max-width:{max(self._width, 400)}px"
-            self.readout.value = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
+            shown = f"<div style='{style}'>{self._readout}</div>" if self._readout else ""
+            # the picture in words, for a screen reader: hidden from sight, not from assistive technology
+            self.readout.value = shown + f"<div style='{_VISUALLY_HIDDEN}'>{html.escape(self.description)}</div>"
             self._show_message()
         except Exception as exc:  # never a traceback in the reader's notebook
             self.last_exception = exc
@@ -414,6 +430,30 @@ class Explorer(_BaseBox):
         return self.frame.arrays
 
     @property
+    def description(self) -> str:
+        """The picture in words (its alt text): the explorer, every panel's array with its shape and range,
+        the read-out, and the message if there is one. Written from the current state on every move."""
+        parts = [_sentence(self._title)]
+        panels = []
+        for name, arr in self.frame.arrays.items():
+            a = np.asarray(arr, dtype=np.float64)
+            finite = a[np.isfinite(a)]
+            size = "×".join(str(n) for n in a.shape)
+            if finite.size:
+                fmt = array_format(finite)
+                lo, hi = fmt(float(finite.min())), fmt(float(finite.max()))
+                panels.append(f"{name} ({size}, {lo} to {hi})" if lo != hi else f"{name} ({size}, all {lo})")
+            else:
+                panels.append(f"{name} ({size})")
+        if panels:
+            parts.append("Panels: " + "; ".join(panels) + ".")
+        if self.readout_text:
+            parts.append(_sentence(self.readout_text))
+        if self.error:
+            parts.append(_sentence(f"Message: {self.error}"))
+        return " ".join(parts)
+
+    @property
     def readout_text(self) -> str:
         """The read-out under the live picture (a route's sum, a formula) as plain text."""
         return _plain(self._readout)
@@ -428,10 +468,12 @@ class Explorer(_BaseBox):
 
     figure = static_figure
 
-    def static_png(self) -> bytes:
-        """:meth:`static_figure` as PNG bytes."""
+    def static_png(self, scale: int = 1) -> bytes:
+        """:meth:`static_figure` as PNG bytes, ``scale`` device pixels per picture pixel (2: crisp at 200 % zoom)."""
+        if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 4:
+            raise ValueError(f"static_png: scale must be an integer from 1 to 4, got {scale!r}")
         buf = io.BytesIO()
-        self.static_figure().savefig(buf, format="png", dpi=DPI, facecolor="white")
+        self.static_figure().savefig(buf, format="png", dpi=DPI * scale, facecolor="white")
         return buf.getvalue()
 
     def _ipython_display_(self, **kwargs):
@@ -444,6 +486,8 @@ class Explorer(_BaseBox):
         """
         from IPython.display import display
 
+        png = self.static_png(DISPLAY_SCALE)
+        data, metadata = display_bundle(png, self.description)
         data = {
             "text/plain": repr(self),
             "application/vnd.jupyter.widget-view+json": {
@@ -451,8 +495,8 @@ class Explorer(_BaseBox):
                 "version_minor": 0,
                 "model_id": self.model_id,
             },
-            "image/png": base64.b64encode(self.static_png()).decode("ascii"),
+            "image/png": base64.b64encode(png).decode("ascii"),
         }
-        display(data, raw=True)
+        display(data, metadata=metadata, raw=True)
         if hasattr(self, "_handle_displayed"):  # ipywidgets 7: run the widget's on_displayed callbacks
             self._handle_displayed(**kwargs)

@@ -20,8 +20,11 @@ on small in-memory notebooks below, so a broken notebook is known to be caught.
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -143,6 +146,36 @@ def check_explorer_cells(nb) -> list[str]:
     return problems
 
 
+def _png_size(b64) -> tuple[int, int] | None:
+    data = base64.b64decode("".join(b64) if isinstance(b64, list) else b64)
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def check_pictures_described(nb) -> list[str]:
+    """Every picture carries its description (alt text, a sentence of at least three words) and is
+    drawn at half its pixel size (``width``/``height`` metadata), so it stays crisp at 200 % zoom."""
+    problems = []
+    for k, cell in _code_cells(nb):
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png is None:
+                continue
+            meta = out.get("metadata", {}).get("image/png", {})
+            if len(str(meta.get("alt", "")).split()) < 3:
+                problems.append(f"cell {k}: a picture without a description (alt text): use cnnlib.viz.describe")
+            size = _png_size(png)
+            if size is None:
+                problems.append(f"cell {k}: image/png output that is not PNG data")
+            elif not (abs(size[0] - 2 * meta.get("width", 0)) <= 1 and abs(size[1] - 2 * meta.get("height", 0)) <= 1):
+                problems.append(
+                    f"cell {k}: a {size[0]}×{size[1]} picture drawn at {meta.get('width')}×{meta.get('height')}: "
+                    "figures are shown at twice their page size (draw them with cnnlib.viz)"
+                )
+    return problems
+
+
 def check_opening(nb) -> list[str]:
     if not nb.cells or nb.cells[0].cell_type != "markdown":
         return ["the first cell must be a markdown cell (title, what you will learn, prerequisites, notation)"]
@@ -169,6 +202,7 @@ def notebook_problems(nb, *, chapter: bool, expected_setup: str | None = None) -
     problems += check_no_errors(nb)
     problems += check_setup_cell(nb, expected_setup)
     problems += check_explorer_cells(nb)
+    problems += check_pictures_described(nb)
     problems += check_opening(nb)
     if chapter:
         problems += check_closing_sections(nb)
@@ -205,11 +239,30 @@ def test_setup_cell_identical_everywhere():
 # --------------------------------------------------------------------------- the checkers can fail
 
 
+def _tiny_png(width: int, height: int) -> str:
+    """A white PNG of ``width`` × ``height`` pixels, base64-encoded as a notebook stores it."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + b"\xff" * (3 * width) for _ in range(height))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return base64.b64encode(data).decode("ascii")
+
+
+PICTURE_META = {"image/png": {"width": 4, "height": 3, "alt": "A small white test picture."}}
+
+
 def _good_notebook(solutions: bool = False):
     nbf = nbformat.v4
     nb = nbf.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 640x480 with 1 Axes>"}
+    png = {"image/png": _tiny_png(8, 6), "text/plain": "A small white test picture."}
     cells = [
         nbf.new_markdown_cell("# 99 · Test chapter\n\n## What you will learn\n- something"),
         nbf.new_code_cell(setup_cell_text(), metadata={"tags": [IGNORE_TAG]}),
@@ -232,11 +285,12 @@ def _good_notebook(solutions: bool = False):
             data={
                 WIDGET_MIME: {"model_id": "abc", "version_major": 2, "version_minor": 0},
                 "text/plain": "VBox(...)",
-                "image/png": "iVBORw0KGgo=",
+                "image/png": _tiny_png(8, 6),
             },
+            metadata=PICTURE_META,
         )
     ]
-    nb.cells[4].outputs = [nbf.new_output("display_data", data=png)]
+    nb.cells[4].outputs = [nbf.new_output("display_data", data=png, metadata=PICTURE_META)]
     return nb
 
 
@@ -305,6 +359,14 @@ def _break_exercises(nb):
     nb.cells[7].source = "Exercises are below."  # not a heading
 
 
+def _break_alt_text(nb):
+    nb.cells[4].outputs[0].metadata = {"image/png": {"width": 4, "height": 3}}
+
+
+def _break_picture_scale(nb):
+    nb.cells[3].outputs[0].data["image/png"] = _tiny_png(4, 3)  # one pixel per page pixel: blurred when zoomed
+
+
 def _break_invalid(nb):
     nb.cells[2]["outputs"] = "not a list"
 
@@ -325,6 +387,8 @@ BREAKERS = {
     _break_opening_code: check_opening,
     _break_summary: check_closing_sections,
     _break_exercises: check_closing_sections,
+    _break_alt_text: check_pictures_described,
+    _break_picture_scale: check_pictures_described,
     _break_invalid: check_valid,
 }
 

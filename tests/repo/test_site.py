@@ -182,6 +182,22 @@ def test_page_renders_offline(server, browser_page, path):
         assert "(3.1)" in state["labels"] and "(3.3)" in state["labels"], f"equation numbers: {state['labels']}"
 
 
+@pytest.mark.parametrize("path", PAGES)
+def test_every_picture_has_a_description_and_its_page_size(server, browser_page, path):
+    """Alt text a screen reader reads (not a file name), and a PNG with twice the pixels it is drawn with."""
+    page, _, _ = browser_page
+    _open(page, f"{server}/{path}")
+    pictures = page.evaluate(
+        """() => Array.from(document.querySelectorAll('div.cell_output img')).map(i => ({
+            alt: i.getAttribute('alt') || '', src: i.getAttribute('src'),
+            shown: i.getBoundingClientRect().width, natural: i.naturalWidth}))"""
+    )
+    for p in pictures:
+        name = p["src"].rsplit("/", 1)[-1]
+        assert len(p["alt"].split()) >= 3 and name not in p["alt"], f"{path}: {name} has alt text {p['alt']!r}"
+        assert p["natural"] >= 1.9 * p["shown"], f"{path}: {name} is drawn at {p['shown']} px from {p['natural']}"
+
+
 def test_search_finds_col2im(server, browser_page):
     page, blocked, _ = browser_page
     page.goto(f"{server}/search.html?q=col2im", wait_until="load")

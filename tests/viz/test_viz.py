@@ -6,6 +6,7 @@ from the Text artists the figure actually contains, never from the function's in
 
 from __future__ import annotations
 
+import io
 import re
 
 import matplotlib
@@ -19,7 +20,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import cnnlib  # noqa: E402
-import cnnlib.viz as viz  # noqa: E402
+import cnnlib.viz as viz
+from cnnlib.viz import _output  # noqa: E402
 from cnnlib.viz.heatmap import heatmap_of  # noqa: E402
 from cnnlib.viz.routes import pool_routes  # noqa: E402
 
@@ -847,17 +849,88 @@ def test_figures_display_once_in_a_notebook(monkeypatch):
     """A figure returned as a cell's last expression is shown once, then released from pyplot."""
     IPython = pytest.importorskip("IPython")
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False, metadata=None: shown.append((obj, metadata)))
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline")
     fig = viz.heatmap_grid(np.eye(2))
     assert fig.number in plt.get_fignums()
     fig._ipython_display_()
-    assert len(shown) == 1 and shown[0]["image/png"][:4] == b"\x89PNG"
+    assert len(shown) == 1 and shown[0][0]["image/png"][:4] == b"\x89PNG"
     assert fig.number not in plt.get_fignums()  # the end-of-cell pass will not show it again
     ax = viz.heatmap(np.eye(2))
     ax._ipython_display_()
     assert len(shown) == 2
     assert not plt.get_fignums() or ax.figure.number not in plt.get_fignums()
+
+
+def test_figures_are_shown_at_twice_their_page_size_with_their_description(monkeypatch):
+    """Crisp at 200 % zoom: the PNG has twice the pixels the page gives it; its alt text is its plain text."""
+    IPython = pytest.importorskip("IPython")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False, metadata=None: shown.append((obj, metadata)))
+    ax = viz.heatmap(np.array([[1.0, -2.0], [0.5, 0.0]]), title="δZ", diverging=True)
+    buf = io.BytesIO()
+    ax.figure.savefig(buf, format="png", dpi=100, bbox_inches="tight")  # as the page shows it
+    page_png = buf.getvalue()
+    ax._ipython_display_()
+    plt.close(ax.figure)
+    ((data, meta),) = shown
+    width, height = _output.png_size(data["image/png"])
+    page_w, page_h = _output.png_size(page_png)
+    assert meta["image/png"]["width"] == round(width / 2) and meta["image/png"]["height"] == round(height / 2)
+    # twice the page size (bbox_inches="tight" trims the margins of both, give or take 3 %)
+    assert abs(meta["image/png"]["width"] - page_w) <= 0.03 * page_w
+    assert abs(meta["image/png"]["height"] - page_h) <= 0.03 * page_h
+    alt = meta["image/png"]["alt"]
+    assert alt == data["text/plain"]
+    assert alt.startswith("δZ: 2×2, values from −2.0 to 1.0 (signed") and "rows: 1.0, −2.0; 0.5, 0." in alt
+
+
+def test_describe_sets_a_summary_and_refuses_bad_input():
+    fig, axs = viz.subplots(1, 2, figsize=(4, 2), alt="Two panels side by side")
+    assert isinstance(fig, viz.BookFigure)
+    viz.heatmap(np.eye(2), ax=axs[0], title="I")
+    axs[1].plot([3, 2, 1])
+    axs[1].set(title="loss", xlabel="epoch")
+    text = viz.alt_text(fig)
+    assert text.startswith("Two panels side by side. I: 2×2") and text.endswith("“loss” (x: epoch).")
+    viz.describe(fig, "Only the summary", panels=False)
+    assert viz.alt_text(fig) == "Only the summary."
+    viz.update_heatmap(axs[0], 3 * np.eye(2))  # a redrawn panel is described with its new numbers
+    viz.describe(fig, "Again", panels=True)
+    assert "rows: 3, 0; 0, 3" in viz.alt_text(fig)
+    with pytest.raises(TypeError, match="^describe: target must be a matplotlib Figure or Axes, got str"):
+        viz.describe("fig", "text")
+    with pytest.raises(ValueError, match="^describe: text must be a non-empty string"):
+        viz.describe(fig, "  ")
+    with pytest.raises(TypeError, match="^alt_text: fig must be a matplotlib Figure, got int"):
+        viz.alt_text(3)
+    n = len(plt.get_fignums())
+    with pytest.raises(ValueError, match="^subplots: text must be a non-empty string"):
+        viz.subplots(alt="")
+    with pytest.raises(TypeError, match="^figure: FigureClass is always BookFigure"):
+        viz.figure(FigureClass=object)
+    assert len(plt.get_fignums()) == n  # no stray figure left behind
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "draw, words",
+    [
+        (lambda: viz.heatmap_grid(np.ones((2, 2, 2, 2)), title="kernels"), "kernels: 4 heat maps of 2×2"),
+        (lambda: viz.maxpool_routes(np.arange(16.0).reshape(4, 4), np.ones((2, 2))), "Max-pool backward (2×2"),
+        (lambda: viz.conv_dW_route(np.ones((4, 4)), np.ones((2, 2)), (3, 3), (0, 1)), "Where dW[0,1] comes from"),
+        (lambda: viz.conv_dX_route(np.ones((3, 3)), np.ones((2, 2)), (4, 4), (1, 1)), "Where dX[1,1] comes from"),
+        (lambda: viz.conv_matrix_figure(np.ones((2, 2)), (3, 3)), "A 2×2 kernel as a 4×9 matrix T"),
+        (
+            lambda: viz.gradient_flow([("w", 1.0, 2.0), ("z", np.ones((2, 2)), np.ones((2, 2)))], ["·x"]),
+            "a gradient-flow strip through w (a number) → z (2×2)",
+        ),
+    ],
+)
+def test_every_figure_function_describes_its_figure(draw, words):
+    fig = draw()
+    assert words in viz.alt_text(fig), viz.alt_text(fig)
+    plt.close(fig)
 
 
 def test_format_number_and_render_png_errors():
