@@ -78,7 +78,11 @@ def panel_text(ax) -> str:
     h, w = data.shape[:2]
     fmt = Formatter("describe", panel.fmt, data)
     finite = data[np.isfinite(data)]
-    words = [f"{own or title or 'Heat map'}: {h}×{w}"]
+    name = own or title or "Heat map"
+    if h * w == 1:  # a single number
+        v = float(data.reshape(-1)[0])
+        return _sentence(f"{name}: {fmt(v) if math.isfinite(v) else 'not a number'}")
+    words = [f"{name}: {h}×{w}"]
     if finite.size:
         lo, hi = fmt(float(finite.min())), fmt(float(finite.max()))
         kind = "signed, blue negative, red positive" if panel.signed else "grey from 0"

@@ -10,6 +10,8 @@ checks what a reader sees:
   chapter 03's tagged equations carry their numbers;
 * every image on every page loads, every chapter shows pictures in its outputs, and every
   explorer's output shows its picture (never the "run the notebook" placeholder text);
+* every picture in a cell output has its description as its alt text (never a file name) and
+  twice as many pixels as the page draws it with (crisp at 200 % zoom);
 * the Colab setup cell is hidden;
 * the search page finds ``col2im`` and links to chapter 10.
 
