@@ -12,7 +12,9 @@ Hue means sign and grey means magnitude, so the same number never gets two colou
 explorers both use them. Also here: ink and outline colours (``ROUTE_COLORS``: ten colours that
 stay apart for readers with a colour-vision deficiency, each at least 3:1 against white), the
 figure column width, the dpi figures are shown at and the smallest text size, matplotlib
-settings, and the rule that picks black or white digits on a coloured cell.
+settings, and the rule that picks black or white digits on a coloured cell. Text is never drawn
+in an outline colour: it is ``INK`` or ``MUTED`` (at least 4.5:1 against white), or on a cell
+black or white, whichever contrasts more with it.
 """
 
 from __future__ import annotations
