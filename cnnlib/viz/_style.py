@@ -57,10 +57,11 @@ NAN_COLOR = "#efe3a6"
 #: tritanopia (Machado et al. 2009, severity 100, as ``colorspacious`` implements it) every pair of
 #: them, and each of them against the current-cell outline (``#111111``), is at least 11.7 apart in
 #: CAM02-UCS (the closest pair: blue and bluish green under tritanopia; 13.0 under deuteranopia,
-#: 14.0 under protanopia, 13.1 with normal vision). Each has at least 3:1 contrast against white, so
-#: an outline shows on a white cell. The first four are Okabe and Ito's vermillion, blue, bluish
-#: green and reddish purple, then a lavender, a brown, Paul Tol's wine and indigo, an olive and a
-#: magenta; ten colours, so that every product of a 3x3 kernel has its own.
+#: 12.5 under protanopia, 13.1 with normal vision). Each has at least 3:1 contrast against white, so
+#: an outline shows on a white cell (which leaves out Okabe and Ito's orange and sky blue, 2.3:1).
+#: The first four are Okabe and Ito's vermillion, blue, bluish green and reddish purple, then a
+#: lavender, a brown, Paul Tol's wine and indigo, an olive and a magenta; ten colours, so that every
+#: product of a 3x3 kernel has its own. tests/viz/test_palette.py measures all of this.
 ROUTE_COLORS = (
     "#d55e00",  # vermillion (Okabe-Ito): the route, the predicted digit, dL/dA's bars
     "#0072b2",  # blue (Okabe-Ito): the true digit, A's bars
