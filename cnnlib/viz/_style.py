@@ -9,9 +9,12 @@ One colour language, chosen by what a quantity means, never by its numbers:
 
 Hue means sign and grey means magnitude, so the same number never gets two colours.
 :func:`colour_limits`, :func:`cmap_for` and :func:`rgb` are the rule; figures and
-explorers both use them. Also here: ink and outline colours, the figure column width, the
-dpi figures are shown at and the smallest text size, matplotlib settings, and the rule
-that picks black or white digits on a coloured cell.
+explorers both use them. Also here: ink and outline colours (``ROUTE_COLORS``: ten colours that
+stay apart for readers with a colour-vision deficiency, each at least 3:1 against white), the
+figure column width, the dpi figures are shown at and the smallest text size, matplotlib
+settings, and the rule that picks black or white digits on a coloured cell. Text is never drawn
+in an outline colour: it is ``INK`` or ``MUTED`` (at least 4.5:1 against white), or on a cell
+black or white, whichever contrasts more with it.
 """
 
 from __future__ import annotations
@@ -49,18 +52,27 @@ SEQUENTIAL_CMAP = mcolors.LinearSegmentedColormap.from_list(
 DIVERGING_CMAP = "RdBu_r"
 #: colour of a NaN cell: neither grey (a magnitude) nor red or blue (a sign)
 NAN_COLOR = "#efe3a6"
-#: outline colours for windows, routes and product pairs (distinct from the heatmap colours)
+#: outline colours for windows, routes and product pairs, in the order they are used. Chosen to stay
+#: apart for readers with a colour-vision deficiency: after simulating protanopia, deuteranopia and
+#: tritanopia (Machado et al. 2009, severity 100, as ``colorspacious`` implements it) every pair of
+#: them, and each of them against the current-cell outline (``#111111``), is at least 11.7 apart in
+#: CAM02-UCS (the closest pair: blue and bluish green under tritanopia; 13.0 under deuteranopia,
+#: 12.5 under protanopia, 13.1 with normal vision). Each has at least 3:1 contrast against white, so
+#: an outline shows on a white cell (which leaves out Okabe and Ito's orange and sky blue, 2.3:1).
+#: The first four are Okabe and Ito's vermillion, blue, bluish green and reddish purple, then a
+#: lavender, a brown, Paul Tol's wine and indigo, an olive and a magenta; ten colours, so that every
+#: product of a 3x3 kernel has its own. tests/viz/test_palette.py measures all of this.
 ROUTE_COLORS = (
-    "#e66101",
-    "#1b9e77",
-    "#7b3294",
-    "#e7298a",
-    "#b8860b",
-    "#66a61e",
-    "#17becf",
-    "#8c564b",
-    "#882255",
-    "#999933",
+    "#d55e00",  # vermillion (Okabe-Ito): the route, the predicted digit, dL/dA's bars
+    "#0072b2",  # blue (Okabe-Ito): the true digit, A's bars
+    "#009e73",  # bluish green (Okabe-Ito)
+    "#cc79a7",  # reddish purple (Okabe-Ito)
+    "#a080f8",  # lavender
+    "#8c564b",  # brown
+    "#882255",  # wine (Tol)
+    "#332288",  # indigo (Tol)
+    "#584800",  # olive
+    "#b03880",  # magenta
 )
 
 MAX_WIDTH = 9.5  # inches: a notebook column

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from .._format import Formatter
 from .._validate import as_array, int_tuple, nonnegative_pair, positive_pair
@@ -19,6 +18,10 @@ from .heatmap import TICK_MIN_PT, cell_grid, fontsize_for
 
 __all__ = ["conv_matrix_figure"]
 
+#: a kernel with more entries than ``ROUTE_COLORS`` has colours reuses them; each round of the
+#: palette gets its own hatch, so that no two entries look alike (for kernels up to 10 rounds)
+ENTRY_HATCHES = ("", "///", "\\\\\\", "xxx", "...", "+++", "ooo", "---", "|||", "**")
+
 
 @styled
 def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annotate=None):
@@ -27,9 +30,10 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     Chapter 02's eq. 2.5 (T's entries are copies of the kernel's) and chapter 03's eq. 3.4
     (``vec(Z) = T vec(X) + b 1``); chapter 08 draws it with a stride.
 
-    Left: the kernel, each entry in its own colour; right: T (rows: output positions
-    Z[u,v]; columns: input cells X[r,c]), each weight coloured by the kernel entry it
-    copies and blank where T is structurally zero. A legend names the colours.
+    Left: the kernel, each entry in its own colour of ``ROUTE_COLORS`` (a kernel with more
+    entries than colours reuses them, each round with its own hatch: ``ENTRY_HATCHES``); right: T
+    (rows: output positions Z[u,v]; columns: input cells X[r,c]), each weight coloured by the
+    kernel entry it copies and blank where T is structurally zero. A legend names the colours.
     ``annotate`` prints the weights in the cells when they fit at 9 px (``False``: never). Tick
     labels are never smaller than 9 px: where they would not fit every row or column, only
     every k-th is labelled. The colours name kernel entries, not values, so the legend is the
@@ -51,11 +55,9 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
     KH, KW = W2.shape
     R, Cc = T.shape
     n_entries = KH * KW
-    if n_entries <= len(ROUTE_COLORS):
-        palette = [mcolors.to_rgb(ROUTE_COLORS[k]) for k in range(n_entries)]
-    else:
-        cm = matplotlib.colormaps["tab20"]
-        palette = [cm(k % 20)[:3] for k in range(n_entries)]
+    # entry k: colour k mod len(ROUTE_COLORS) and, past the palette, a hatch for k // len(ROUTE_COLORS)
+    palette = [mcolors.to_rgb(ROUTE_COLORS[k % len(ROUTE_COLORS)]) for k in range(n_entries)]
+    hatches = [ENTRY_HATCHES[(k // len(ROUTE_COLORS)) % len(ENTRY_HATCHES)] for k in range(n_entries)]
     light = [tuple(0.55 * np.array(p) + 0.45) for p in palette]  # lighter fill so numbers stay legible
     fixed_w = 1.7  # inches: row labels, the gap between the panels, margins
     fmt = Formatter(fn, None, W2)
@@ -77,6 +79,21 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         for k in range(n_entries):
             rgb[ids == k] = light[k]
         ax.imshow(rgb, interpolation="nearest", aspect="equal")
+        for k in range(n_entries):
+            if hatches[k]:  # the same colour as an earlier entry: a pattern tells them apart
+                for r, c in zip(*np.nonzero(ids == k)):
+                    ax.add_patch(
+                        Rectangle(
+                            (c - 0.5, r - 0.5),
+                            1,
+                            1,
+                            fill=False,
+                            hatch=hatches[k],
+                            ec=palette[k],
+                            lw=0,
+                            gid="cnnlib-hatch",
+                        )
+                    )
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
         cell_grid(ax, h, w, 0.6)
@@ -140,7 +157,12 @@ def conv_matrix_figure(W, input_shape, *, stride=1, padding=0, dilation=1, annot
         fontsize=9.5,
     )
     handles = [
-        Patch(facecolor=light[k], edgecolor=palette[k], label=f"W[{k // KW},{k % KW}] = {labels[k]}")
+        Patch(
+            facecolor=light[k],
+            edgecolor=palette[k],
+            hatch=hatches[k] or None,
+            label=f"W[{k // KW},{k % KW}] = {labels[k]}",
+        )
         for k in range(n_entries)
     ]
     handles.append(Patch(facecolor="white", edgecolor=GRID, label="0 (no connection)"))

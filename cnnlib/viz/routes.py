@@ -195,7 +195,7 @@ def maxpool_routes(A, dP, *, size=2, stride=None, ax=None, arrows=False, signed_
                 ha="right",
                 va="top",
                 fontsize=badge_fs,
-                color=cell_color[rc],
+                color=INK,  # text: on a white halo in the cell whose outline carries the winner's colour
                 fontweight="bold",
                 zorder=8,
                 gid="cnnlib-count",

@@ -85,7 +85,7 @@ def _factor_name(route, which, ix):
 
 
 def pair_colors(route):
-    """(a_index, b_index) -> a colour of ``ROUTE_COLORS`` for every product of ``route`` (cycled after ten)."""
+    """(a_index, b_index) -> a colour of ``ROUTE_COLORS`` for every product of ``route`` (cycled past the palette)."""
     return {pair: ROUTE_COLORS[k % len(ROUTE_COLORS)] for k, pair in enumerate(route.products)}
 
 
@@ -123,7 +123,8 @@ def route_markup(route, colors=None, limit=12):
     ``dX[1,2] = W[0,0]·δZ[1,2] + W[0,1]·δZ[1,1] = (1)·(0.5) + (−1)·(0.25) = 0.25``.
 
     Every number is written as the panel showing it writes it (the same decimals).
-    ``colors`` (see :func:`pair_colors`) colours each product as its outlines on the picture.
+    ``colors`` (see :func:`pair_colors`) underlines each product in the colour of its outlines on
+    the picture; the text itself stays in the theme's colour.
     At most ``limit`` products are written out, then how many more there are (every one
     of them is outlined on the picture), so that the read-out stays a few lines long.
     """
@@ -132,7 +133,9 @@ def route_markup(route, colors=None, limit=12):
     for a_ix, a, b_ix, b in route.terms[:limit]:
         term = html.escape(f"{_factor_name(route, 'a', a_ix)}·{_factor_name(route, 'b', b_ix)}")
         color = (colors or {}).get((a_ix, b_ix))
-        names.append(f"<span style='color:{color}'>{term}</span>" if color else term)
+        # the product keeps the theme's text colour (route colours are below 4.5:1 as text) and is
+        # underlined in its outlines' colour
+        names.append(f"<span style='border-bottom:3px solid {color}'>{term}</span>" if color else term)
         values.append(html.escape(f"{factor(fa(a_ix, a))}·{factor(fb(b_ix, b))}"))
     more = len(route.terms) - limit
     if more > 0:

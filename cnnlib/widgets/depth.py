@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.colors import to_rgb
 
 from .._format import readout_number
 from ..activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward
 from ..batchnorm import batchnorm2d_backward, batchnorm2d_forward
 from ..conv import conv2d_backward, conv2d_forward
 from ..init import he_normal
-from ..viz._style import INK, ROUTE_COLORS
+from ..viz._style import INK, ROUTE_COLORS, text_color
 from ._controls import Dropdown, ToggleButtons, float_slider, int_slider, require_widgets, widgets
 from ._explorer import Explorer, check_int
 from ._raster import GREY, Font, Panel
@@ -201,7 +202,8 @@ class DepthExplorer(Explorer):
             frame.fill(x, y, _SLOT - 6, max(h, 2), color)
             if abs(k) > _DECADES:
                 # inside the bar's end, clear of the layer numbers under the panel
-                frame.text("↑" if k > 0 else "↓", x + (_SLOT - 6) / 2, y + 7 if k > 0 else y + h - 7, 9, "#ffffff")
+                arrow = "↑" if k > 0 else "↓"
+                frame.text(arrow, x + (_SLOT - 6) / 2, y + 7 if k > 0 else y + h - 7, 9, text_color(to_rgb(color)))
 
     def _compute(self, frame):
         depth, gain = int(self._depth.value), float(self._gain.value)

@@ -32,7 +32,7 @@ class DigitsExplorer(Explorer):
     the network gets wrong; -1: none), ``"loss of"`` (the class k whose loss
     L = −log ŷ[k] is differentiated: "true", "pred" or a digit). The picture shows the
     digit, the saliency dL/dX (eq. 9.4, from the network's own backward pass), the bars
-    of ŷ (predicted: filled orange, true: green outline) and the feature maps.
+    of ŷ (predicted: filled orange, true: blue outline) and the feature maps.
     ``.state`` holds X (also as x), A, yhat, dX, k, L, n, true, pred.
     """
 
@@ -170,7 +170,7 @@ class DigitsExplorer(Explorer):
 
     @staticmethod
     def _verdict(pred, true):
-        return f"predicted {pred} (orange), true {true} (green)"
+        return f"predicted {pred} (orange), true {true} (blue)"
 
     def _compute(self, frame):
         n, target = int(self._slider.value), self._target.value

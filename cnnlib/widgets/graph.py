@@ -8,6 +8,7 @@ import numpy as np
 
 from .._format import cell_labels, factor, readout_number
 from ..autograd import Tensor, relu, topological_order, trace_backward
+from ..viz._style import INK
 from ._controls import Dropdown, NumberBox, ToggleButtons, int_slider, label, require_widgets, widgets
 from ._explorer import Explorer
 from ._raster import GREY, HI, ROUTE, Panel, _colorize
@@ -304,7 +305,7 @@ class GraphExplorer(Explorer):
                 x0, y0, x1, y1 = cx - 4, cy + 2 * _CS / 3, px + 2 * _CS + 2, py + 2 * _CS / 3
                 frame.arrow(x0, y0, x1, y1, ROUTE)
                 text = sign + " + ".join(factor(readout_number(v)) for v in values_sent)
-                frame.text(text, px + 3 * _CS / 2, py + _CS + 9, 8, ROUTE)  # under the δ cell it goes to
+                frame.text(text, px + 3 * _CS / 2, py + _CS + 9, 8, INK)  # under the δ cell it goes to
                 frame.box(px + _CS - 1, py - 1, _CS + 1, _CS + 1, ROUTE, 3)
         self._readout = html.escape(txt)
 

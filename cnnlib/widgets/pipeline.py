@@ -279,7 +279,7 @@ class PipelineExplorer(Explorer):
                 f"window ({u}, {v}) ties: "
                 + " = ".join(f"A1[{a},{b}]" for a, b in [st["winners"][2 * u + v], *cells])
                 + f" = {fa1(st['A1'][cells[0]])}",
-                ROUTE,
+                INK,
             )
             for u, v, cells in ties
         ]
@@ -320,7 +320,7 @@ class PipelineExplorer(Explorer):
             for k, (name, val) in enumerate(lines):
                 frame.text(name, hx, y0 + 28 * k, 7, GREY, ha="left")
                 frame.text("= " + cell_label(val), hx + 8, y0 + 28 * k + 13, 7.5, INK, bold=True, ha="left")
-        frame.text(f"label y = {y}", hx, hy + 28 * 3, 7.5, ROUTE, bold=True, ha="left")
+        frame.text(f"label y = {y}", hx, hy + 28 * 3, 7.5, INK, bold=True, ha="left")
         fx, fdx = array_format(X), array_format(st["dX"])
         tie_text = (
             " &nbsp;·&nbsp; dotted: tied maxima of a pooling window, which receive no gradient (the first maximum in "

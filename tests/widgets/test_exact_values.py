@@ -219,7 +219,7 @@ def test_channels_dX_pairs_have_their_own_colours_and_indexed_products():
         assert f"W[{f},0,{a},{b}]·δZ[{g},{u},{v}]" in text
     colors = pair_colors(route)
     for a, _, b, _ in route.terms:
-        assert f"color:{colors[a, b]}" in ex.readout.value
+        assert f"border-bottom:3px solid {colors[a, b]}" in ex.readout.value  # underlined in its colour
 
 
 # --------------------------------------------------------------------------- 6. ties
