@@ -22,16 +22,19 @@ from matplotlib.patches import FancyArrowPatch
 
 from .._format import MINUS, auto_decimals, cell_labels, format_number
 from ..viz import _style
-from ..viz._style import INK, ROUTE_COLORS, relative_luminance
+from ..viz._style import CELL_INK, INK, ROUTE_COLORS, relative_luminance
 
 DPI = 100
 
 GAP = np.array([205, 205, 205], np.uint8)  # lines between cells
 _PAD_RGB = np.array([236, 236, 236], np.uint8)  # zero-padding cells
-GREY = "#6e6e6e"  # secondary text: 5.1:1 against the white picture
+GREY = "#666666"  # secondary text: 5.7:1 against the white picture, 4.8:1 on a padding cell
 HI = "#111111"  # the current cell / window
 ROUTE = ROUTE_COLORS[0]  # cells on a route
-ERR = "#b3261e"  # error text: 6.5:1 against white
+ERR = "#b3261e"
+#: the numbers of faded cells (outside the current story): lighter than INK, yet at least 4.5:1 on
+#: the faded cell colours, which are never darker than 78 % white
+DIM_INK = "#505050"  # error text: 6.5:1 against white
 
 
 _RGB_CACHE: dict = {}
@@ -330,9 +333,9 @@ class Frame:
                 if grey is not None and grey[r, c]:
                     color = GREY
                 elif dim is not None and dim[r, c]:
-                    color = "#9a9a9a"
+                    color = DIM_INK
                 else:
-                    color = "#ffffff" if white[r, c] else INK
+                    color = "#ffffff" if white[r, c] else CELL_INK
                 cells.append((s, c * cs + cs // 2, r * cs + cs // 2, color))
         self.heats.append(
             {

@@ -83,3 +83,28 @@ def test_every_text_outside_the_cells_has_4_5_to_1_contrast(name):
         assert not low, low[:5]
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("name", list(figures()))
+def test_every_cell_number_has_4_5_to_1_contrast_with_its_cell(name):
+    from cnnlib.viz.heatmap import heatmap_of
+
+    fig = figures()[name]()
+    try:
+        for ax in fig.axes:
+            panel = heatmap_of(ax)
+            if panel is None or not panel.texts:
+                continue
+            im = ax.images[0]
+            data = np.ma.filled(np.ma.asarray(im.get_array(), dtype=np.float64), np.nan)
+            for t, v in zip(panel.texts, data.reshape(-1)):
+                if not np.isfinite(v) or not t.get_text().strip():
+                    continue
+                cell = np.array(im.cmap(im.norm(v))[:3])
+                lf = float(relative_luminance(np.array(to_rgb(t.get_color()))))
+                lb = float(relative_luminance(cell))
+                ratio = (max(lf, lb) + 0.05) / (min(lf, lb) + 0.05)
+                assert ratio >= 4.5, (t.get_text(), t.get_color(), cell, round(ratio, 2))
+        # large maps print no numbers; the matrix figure colours its cells by kernel entry, with the same rule
+    finally:
+        plt.close(fig)

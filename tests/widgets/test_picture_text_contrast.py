@@ -1,8 +1,9 @@
 """Every text an explorer draws into its picture, outside the heat-map cells, has at least 4.5:1
 contrast against what is under it (WCAG's bar for text): the white picture, or a bar it sits on.
 
-The numbers inside heat-map cells are black or white by the cell's luminance (tested with the
-heat maps); route colours mark outlines and bars, never text.
+The numbers inside heat-map cells are black or white by the cell's luminance, a faded cell's in
+``DIM_INK``, a padding cell's in ``GREY``: each has 4.5:1 against its own cell, which is checked too.
+Route colours mark outlines and bars, never text.
 """
 
 from __future__ import annotations
@@ -93,3 +94,17 @@ def test_every_text_drawn_into_an_explorer_picture_has_4_5_to_1_contrast(name):
     assert seen
     if name in EXTRA_STATES:
         assert on_bars  # the extra state did draw on a bar
+
+
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_every_number_in_a_heat_map_cell_has_4_5_to_1_contrast_with_its_cell(name):
+    checked = 0
+    for ex in _states(name):
+        for hm in ex.frame.heats:
+            cs, rgb = hm["cs"], hm["rgb"]
+            for s, x, y, colour in hm["cells"]:
+                cell = rgb[y // cs, x // cs]  # (x, y): the cell's centre, relative to the block
+                ratio = contrast(_rgb(colour), _rgb(cell))
+                assert ratio >= 4.5, (name, hm["name"], s, colour, tuple(cell), round(ratio, 2))
+                checked += 1
+    assert checked or name in ("depth", "dense_softmax", "digits")  # pictures without numbered cells
