@@ -217,6 +217,21 @@ PARAMS = [pytest.param(p, id=str(p.relative_to(NOTEBOOK_DIR))) for p in NOTEBOOK
 ]
 
 
+#: the largest a committed notebook may be: its pictures are drawn at twice their page size, which
+#: roughly doubles a chapter; this keeps every chapter quick to open and to render on the web
+MAX_NOTEBOOK_BYTES = 3_000_000
+
+
+@pytest.mark.parametrize("path", PARAMS)
+def test_notebook_size(path):
+    if path is None:
+        return
+    size = path.stat().st_size
+    assert size <= MAX_NOTEBOOK_BYTES, (
+        f"{path.relative_to(ROOT)} is {size / 1e6:.1f} MB, over {MAX_NOTEBOOK_BYTES / 1e6:g} MB"
+    )
+
+
 @pytest.mark.parametrize("path", PARAMS)
 def test_notebook_hygiene(path):
     if path is None:
