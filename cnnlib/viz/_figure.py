@@ -72,6 +72,20 @@ def new_figure(width: float, height: float, *, layout: str | None = "constrained
     return fig
 
 
+def _book_figure(fn: str, make, alt, kwargs):
+    """``make(FigureClass=BookFigure, **kwargs)`` with the description ``alt``, checked before anything is drawn."""
+    if "FigureClass" in kwargs:
+        raise TypeError(f"{fn}: FigureClass is always BookFigure")
+    if alt is not None and (not isinstance(alt, str) or not alt.strip()):
+        raise ValueError(f"{fn}: alt must be a non-empty string, got {alt!r}")
+    made = make(FigureClass=BookFigure, **kwargs)
+    if alt is not None:
+        from ._alt import describe
+
+        describe(made[0] if isinstance(made, tuple) else made, alt)
+    return made
+
+
 def subplots(nrows: int = 1, ncols: int = 1, *, alt: str | None = None, **kwargs):
     """``plt.subplots`` for a figure the book shows: a ``BookFigure``, with its description ``alt``.
 
@@ -80,34 +94,12 @@ def subplots(nrows: int = 1, ncols: int = 1, *, alt: str | None = None, **kwargs
     ``alt`` (see ``describe``, which can also set or change it after drawing) as its text
     description.
     """
-    if "FigureClass" in kwargs:
-        raise TypeError("subplots: FigureClass is always BookFigure")
-    fig, axes = plt.subplots(nrows, ncols, FigureClass=BookFigure, **kwargs)
-    if alt is not None:
-        from ._alt import describe
-
-        try:
-            describe(fig, alt)
-        except (TypeError, ValueError) as exc:
-            plt.close(fig)
-            raise type(exc)(str(exc).replace("describe:", "subplots:", 1)) from None
-    return fig, axes
+    return _book_figure("subplots", functools.partial(plt.subplots, nrows, ncols), alt, kwargs)
 
 
 def figure(*, alt: str | None = None, **kwargs) -> BookFigure:
     """``plt.figure`` for a figure the book shows (see ``subplots``)."""
-    if "FigureClass" in kwargs:
-        raise TypeError("figure: FigureClass is always BookFigure")
-    fig = plt.figure(FigureClass=BookFigure, **kwargs)
-    if alt is not None:
-        from ._alt import describe
-
-        try:
-            describe(fig, alt)
-        except (TypeError, ValueError) as exc:
-            plt.close(fig)
-            raise type(exc)(str(exc).replace("describe:", "figure:", 1)) from None
-    return fig
+    return _book_figure("figure", plt.figure, alt, kwargs)
 
 
 def styled(func):

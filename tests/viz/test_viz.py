@@ -905,8 +905,10 @@ def test_describe_sets_a_summary_and_refuses_bad_input():
     with pytest.raises(TypeError, match="^alt_text: fig must be a matplotlib Figure, got int"):
         viz.alt_text(3)
     n = len(plt.get_fignums())
-    with pytest.raises(ValueError, match="^subplots: text must be a non-empty string"):
+    with pytest.raises(ValueError, match="^subplots: alt must be a non-empty string, got ''"):
         viz.subplots(alt="")
+    with pytest.raises(ValueError, match="^figure: alt must be a non-empty string, got 3"):
+        viz.figure(alt=3)
     with pytest.raises(TypeError, match="^figure: FigureClass is always BookFigure"):
         viz.figure(FigureClass=object)
     assert len(plt.get_fignums()) == n  # no stray figure left behind
