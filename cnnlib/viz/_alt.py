@@ -3,7 +3,7 @@
 A figure's description is its summary (set by the function that drew it, or by
 :func:`describe` in a notebook), followed by one sentence per heat-map panel written
 from the panel's current numbers: its title, its shape, its range and, for a small
-array, every number as the figure prints it. A panel redrawn with ``update_heatmap``
+array in a figure of few cells, every number as the figure prints it. A panel redrawn with ``update_heatmap``
 is described with its new numbers, because the sentence is written when the figure is
 shown, not when it is drawn.
 
@@ -19,12 +19,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["describe", "alt_text", "panel_text", "MAX_LISTED_CELLS", "MAX_DESCRIBED_PANELS"]
+__all__ = ["describe", "alt_text", "panel_text", "MAX_LISTED_CELLS", "MAX_LISTED_TOTAL", "MAX_DESCRIBED_PANELS"]
 
 _SUMMARY = "_cnnlib_alt"
 _PANELS = "_cnnlib_alt_panels"
-#: a panel with at most this many cells has every number written out
+#: a panel with at most this many cells has every number written out ...
 MAX_LISTED_CELLS = 36
+#: ... when the figure's panels have at most this many cells in all (else ranges only: a description stays short)
+MAX_LISTED_TOTAL = 64
 #: a figure with more heat-map panels than this lists their titles, not their numbers
 MAX_DESCRIBED_PANELS = 8
 
@@ -57,8 +59,8 @@ def _title(ax) -> str:
     return " ".join(" ".join(p.split()) for p in parts if p.strip())
 
 
-def panel_text(ax) -> str:
-    """One sentence about one panel: a heat map's title, shape, range and (if small) numbers."""
+def panel_text(ax, numbers: bool = True) -> str:
+    """One sentence about one panel: a heat map's title, shape, range and (if small, and ``numbers``) numbers."""
     from .heatmap import Formatter, heatmap_of
 
     own = getattr(ax, _SUMMARY, None)
@@ -86,8 +88,8 @@ def panel_text(ax) -> str:
     if finite.size:
         lo, hi = fmt(float(finite.min())), fmt(float(finite.max()))
         kind = "signed, blue negative, red positive" if panel.signed else "grey from 0"
-        words.append(f"values from {lo} to {hi} ({kind})")
-    if h * w <= MAX_LISTED_CELLS:
+        words.append(f"values from {lo} to {hi} ({kind})" if lo != hi else f"every value {lo} ({kind})")
+    if numbers and h * w <= MAX_LISTED_CELLS:
         rows = "; ".join(", ".join(fmt(v) if math.isfinite(v) else "not a number" for v in row) for row in data)
         words.append(f"rows: {rows}")
     marks = [(r, c) for r, c, _ in panel.highlight][:6]
@@ -113,7 +115,9 @@ def alt_text(fig) -> str:
             titles = [t for t in (_title(ax) for ax in heat) if t]
             parts.append(f"{len(heat)} heat maps" + (": " + "; ".join(titles) if titles else "") + ".")
             axes = [ax for ax in axes if heatmap_of(ax) is None]
-        parts.extend(p for p in (panel_text(ax) for ax in axes) if p)
+        cells = sum(heatmap_of(ax).shape[0] * heatmap_of(ax).shape[1] for ax in axes if heatmap_of(ax) is not None)
+        numbers = cells <= MAX_LISTED_TOTAL
+        parts.extend(p for p in (panel_text(ax, numbers) for ax in axes) if p)
     if not parts:
         titles = [t for t in (_title(ax) for ax in fig.axes) if t]
         suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""

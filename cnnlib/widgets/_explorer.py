@@ -445,7 +445,7 @@ class Explorer(_BaseBox):
             if finite.size:
                 fmt = array_format(finite)
                 lo, hi = fmt(float(finite.min())), fmt(float(finite.max()))
-                panels.append(f"{name} ({size}, {lo} to {hi})" if lo != hi else f"{name} ({size}, all {lo})")
+                panels.append(f"{name} ({size}, {lo} to {hi})" if lo != hi else f"{name} ({size}, every value {lo})")
             else:
                 panels.append(f"{name} ({size})")
         if panels:

@@ -1318,3 +1318,20 @@ def test_no_text_is_smaller_than_9_px_in_a_notebook(name):
         assert not small, small[:5]
     finally:
         plt.close(fig)
+
+
+def test_a_description_lists_numbers_only_while_it_stays_short():
+    fig, axs = viz.subplots(1, 2, figsize=(5, 2), alt="Two maps")
+    viz.heatmap(np.arange(9.0).reshape(3, 3), ax=axs[0], title="small")
+    viz.heatmap(np.ones((5, 5)), ax=axs[1], title="ones")
+    assert "rows: 0, 1, 2; 3, 4, 5; 6, 7, 8" in viz.alt_text(fig)  # 34 cells in all: numbers written out
+    viz.heatmap(np.ones((6, 6)), ax=axs[1], title="more ones")
+    text = viz.alt_text(fig)  # 45 cells
+    assert "rows:" in text
+    fig2, axs2 = viz.subplots(1, 3, figsize=(6, 2), alt="Three maps")
+    for ax in axs2:
+        viz.heatmap(np.ones((5, 5)), ax=ax, title="ones")  # 75 cells in all: ranges only
+    text = viz.alt_text(fig2)
+    assert "rows:" not in text and text.count("ones: 5×5, every value 1 (grey from 0).") == 3
+    plt.close(fig)
+    plt.close(fig2)
