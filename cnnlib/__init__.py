@@ -23,6 +23,6 @@ from .pool import *  # noqa: F401,F403
 from .transposed import *  # noqa: F401,F403
 from .upsample import *  # noqa: F401,F403
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from . import autograd  # noqa: E402,F401  (cnnlib.autograd: the engine of notebook 13)
