@@ -80,6 +80,26 @@ PLAN = {
         ("padding", [0, 1]),
         ("dilation", [2, 1]),
     ],
+    "depth_explorer": [
+        ("depth", [12, 20, 30, 5]),
+        ("gain", [1.0, 1.4, 0.7]),
+        ("activation", ["tanh", "sigmoid", "relu"]),
+        ("batch norm", ["on", "off"]),
+        ("residual", ["on", "off"]),
+    ],
+    "conv_transpose_explorer": [
+        ("row", [0, 1, 2, 1]),
+        ("column", [0, 1, 2, 1]),
+        ("X[1,1]", [2.0, -1.0, 0.5]),
+        ("stride", [1, 2, 3]),
+        ("padding", [0, 1]),
+    ],
+    "graph_explorer": [
+        ("step", [0, 1, 2, 3, 4, 5, 6]),
+        ("a", [2.0, -1.0, 0.5]),
+        ("expression", ["L = relu(a·b + c)·a", "L = d·d + c·d, d = a·b", "L = (a·b + a)·c"]),
+        ("accumulate", ["=", "+="]),
+    ],
 }
 
 

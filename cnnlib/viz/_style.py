@@ -160,4 +160,11 @@ def rgb(values, *, signed: bool, vmin=None, vmax=None) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     lo, hi = colour_limits(v, signed=signed, vmin=vmin, vmax=vmax)
     t = np.ma.masked_invalid((v - lo) / (hi - lo))
-    return cmap_for(signed)(np.ma.clip(t, 0.0, 1.0), bytes=True)[..., :3]
+    cmap = _PAINTER_CMAPS.get(bool(signed))
+    if cmap is None:  # built once: a colour map builds its lookup table on first use (about 0.4 ms)
+        cmap = _PAINTER_CMAPS[bool(signed)] = cmap_for(signed)
+    return cmap(np.ma.clip(t, 0.0, 1.0), bytes=True)[..., :3]
+
+
+#: the painter's own colour maps (``cmap_for`` gives every caller a fresh copy it may change)
+_PAINTER_CMAPS: dict[bool, mcolors.Colormap] = {}
