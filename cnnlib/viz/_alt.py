@@ -19,7 +19,15 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["describe", "alt_text", "panel_text", "MAX_LISTED_CELLS", "MAX_LISTED_TOTAL", "MAX_DESCRIBED_PANELS"]
+__all__ = [
+    "describe",
+    "alt_text",
+    "panel_text",
+    "sentence",
+    "MAX_LISTED_CELLS",
+    "MAX_LISTED_TOTAL",
+    "MAX_DESCRIBED_PANELS",
+]
 
 _SUMMARY = "_cnnlib_alt"
 _PANELS = "_cnnlib_alt_panels"
@@ -49,7 +57,8 @@ def describe(target, text: str, *, panels: bool = True):
     return target
 
 
-def _sentence(s: str) -> str:
+def sentence(s: str) -> str:
+    """``s`` stripped, ending with a full stop unless it already ends a sentence."""
     s = s.strip()
     return s if not s or s[-1] in ".!?:" else s + "."
 
@@ -68,14 +77,14 @@ def panel_text(ax, numbers: bool = True) -> str:
     title = _title(ax)
     if panel is None:
         if own:
-            return _sentence(own)
+            return sentence(own)
         if not title and not ax.get_xlabel() and not ax.get_ylabel():
             return ""
         words = [f"“{title}”" if title else "A plot"]
         axes = [f"{k}: {v}" for k, v in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if v.strip()]
         if axes:
             words.append("(" + ", ".join(" ".join(a.split()) for a in axes) + ")")
-        return _sentence(" ".join(words))
+        return sentence(" ".join(words))
     data = np.ma.filled(np.ma.asarray(panel.image.get_array(), dtype=np.float64), np.nan)
     h, w = data.shape[:2]
     fmt = Formatter("describe", panel.fmt, data)
@@ -83,7 +92,7 @@ def panel_text(ax, numbers: bool = True) -> str:
     name = own or title or "Heat map"
     if h * w == 1:  # a single number
         v = float(data.reshape(-1)[0])
-        return _sentence(f"{name}: {fmt(v) if math.isfinite(v) else 'not a number'}")
+        return sentence(f"{name}: {fmt(v) if math.isfinite(v) else 'not a number'}")
     words = [f"{name}: {h}×{w}"]
     if finite.size:
         lo, hi = fmt(float(finite.min())), fmt(float(finite.max()))
@@ -97,7 +106,7 @@ def panel_text(ax, numbers: bool = True) -> str:
         words.append("outlined cells " + ", ".join(f"[{r},{c}]" for r, c in marks))
     if panel.rects:
         words.append(f"{len(panel.rects)} outlined window{'s' if len(panel.rects) > 1 else ''}")
-    return _sentence(", ".join(words))
+    return sentence(", ".join(words))
 
 
 def alt_text(fig) -> str:
@@ -107,7 +116,7 @@ def alt_text(fig) -> str:
     from .heatmap import heatmap_of
 
     summary = getattr(fig, _SUMMARY, None)
-    parts = [_sentence(summary)] if summary else []
+    parts = [sentence(summary)] if summary else []
     if getattr(fig, _PANELS, True):
         axes = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or heatmap_of(ax) is not None)]
         heat = [ax for ax in axes if heatmap_of(ax) is not None]
@@ -121,5 +130,5 @@ def alt_text(fig) -> str:
     if not parts:
         titles = [t for t in (_title(ax) for ax in fig.axes) if t]
         suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
-        parts.append(_sentence(" ".join(suptitle.split()) or "A figure" + (": " + "; ".join(titles) if titles else "")))
+        parts.append(sentence(" ".join(suptitle.split()) or "A figure" + (": " + "; ".join(titles) if titles else "")))
     return " ".join(parts)

@@ -13,6 +13,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .._format import array_format, cell_label, factor
 from .._validate import as_2d
+from ..viz._alt import sentence as _sentence
 from ..viz._output import DISPLAY_SCALE, display_bundle
 from ..viz._style import INK, ROUTE_COLORS
 from ._controls import guard, widgets
@@ -184,11 +185,6 @@ _VISUALLY_HIDDEN = (
     "position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;"
     "clip:rect(0,0,0,0);clip-path:inset(50%);white-space:nowrap;border:0"
 )
-
-
-def _sentence(s: str) -> str:
-    s = s.strip()
-    return s if not s or s[-1] in ".!?:" else s + "."
 
 
 _SUBSCRIPTS = str.maketrans("ijk0123456789", "ᵢⱼₖ₀₁₂₃₄₅₆₇₈₉")
@@ -473,8 +469,10 @@ class Explorer(_BaseBox):
 
     def static_png(self, scale: int = 1) -> bytes:
         """:meth:`static_figure` as PNG bytes, ``scale`` device pixels per picture pixel (2: crisp at 200 % zoom)."""
-        if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 4:
-            raise ValueError(f"static_png: scale must be an integer from 1 to 4, got {scale!r}")
+        if isinstance(scale, bool) or not isinstance(scale, int):
+            raise TypeError(f"static_png: scale must be an integer from 1 to 4, got {type(scale).__name__}")
+        if not 1 <= scale <= 4:
+            raise ValueError(f"static_png: scale must be an integer from 1 to 4, got {scale}")
         buf = io.BytesIO()
         self.static_figure().savefig(buf, format="png", dpi=DPI * scale, facecolor="white")
         return buf.getvalue()
@@ -490,7 +488,7 @@ class Explorer(_BaseBox):
         from IPython.display import display
 
         png = self.static_png(DISPLAY_SCALE)
-        data, metadata = display_bundle(png, self.description)
+        _, metadata = display_bundle(png, self.description)  # its page size and its description
         data = {
             "text/plain": repr(self),
             "application/vnd.jupyter.widget-view+json": {

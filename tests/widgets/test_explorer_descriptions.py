@@ -78,8 +78,10 @@ def test_static_output_is_twice_the_page_size_with_the_description_as_alt(monkey
     assert "application/vnd.jupyter.widget-view+json" in data
 
 
-@pytest.mark.parametrize("scale", [0, 5, 1.5, True, "2"])
-def test_static_png_refuses_a_bad_scale(scale):
+@pytest.mark.parametrize(
+    "scale, error", [(0, ValueError), (5, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)]
+)
+def test_static_png_refuses_a_bad_scale(scale, error):
     ex = EXPLORERS["pool_backward"]()
-    with pytest.raises(ValueError, match="^static_png: scale must be an integer from 1 to 4"):
+    with pytest.raises(error, match="^static_png: scale must be an integer from 1 to 4, got "):
         ex.static_png(scale)
