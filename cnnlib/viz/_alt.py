@@ -118,13 +118,14 @@ def alt_text(fig) -> str:
     summary = getattr(fig, _SUMMARY, None)
     parts = [sentence(summary)] if summary else []
     if getattr(fig, _PANELS, True):
-        axes = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or heatmap_of(ax) is not None)]
-        heat = [ax for ax in axes if heatmap_of(ax) is not None]
+        maps = {ax: heatmap_of(ax) for ax in fig.axes}
+        axes = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or maps[ax] is not None)]
+        heat = [ax for ax in axes if maps[ax] is not None]
         if len(heat) > MAX_DESCRIBED_PANELS:
             titles = [t for t in (_title(ax) for ax in heat) if t]
             parts.append(f"{len(heat)} heat maps" + (": " + "; ".join(titles) if titles else "") + ".")
-            axes = [ax for ax in axes if heatmap_of(ax) is None]
-        cells = sum(heatmap_of(ax).shape[0] * heatmap_of(ax).shape[1] for ax in axes if heatmap_of(ax) is not None)
+            axes = [ax for ax in axes if maps[ax] is None]
+        cells = sum(maps[ax].shape[0] * maps[ax].shape[1] for ax in axes if maps[ax] is not None)
         numbers = cells <= MAX_LISTED_TOTAL
         parts.extend(p for p in (panel_text(ax, numbers) for ax in axes) if p)
     if not parts:

@@ -31,21 +31,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from _chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("CNNLIB_SITE_DIR", ROOT / "build" / "site"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PLACEHOLDER = "an interactive explorer — run the notebook"
 
 
